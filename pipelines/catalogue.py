@@ -1,0 +1,69 @@
+"""Rule catalogue v1 (contract section 2) and the case identity and layout (section 3)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+CATALOGUE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """What the catalogue says of a rule: severity, case key, and whether it re-judges history."""
+
+    rule_id: str
+    severity: str
+    key: tuple[str, ...]
+    rejudges_history: bool
+
+
+RULE_SPECS: dict[str, RuleSpec] = {
+    r.rule_id: r
+    for r in (
+        RuleSpec("CHARGE_AFTER_DEACTIVATION", "high", ("iccid", "period_start"), True),
+        RuleSpec("USAGE_AFTER_DEACTIVATION", "high", ("iccid", "period_start"), True),
+        RuleSpec("DUPLICATE_RECURRING_CHARGE", "high", ("iccid", "period_start"), True),
+        RuleSpec("UNBILLED_ACTIVE_LINE", "medium", ("iccid", "period_start"), False),
+        RuleSpec("TARIFF_MISMATCH", "medium", ("msisdn", "period_start"), True),
+        RuleSpec("UNKNOWN_SIM_CHARGED", "medium", ("iccid", "invoice_id"), True),
+        RuleSpec("SWAP_NOT_PROVISIONED", "medium", ("transaction_id",), True),
+        RuleSpec("WRONG_DISCONNECT_LETTER", "critical", ("letter_id",), False),
+        RuleSpec("LETTER_TO_DEPARTED_CUSTOMER", "low", ("letter_id",), False),
+    )
+}
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+# The published columns, in contract order (section 3).
+CASE_COLUMNS = (
+    "case_id", "rule_id", "severity", "business_date", "customer_id", "account_id", "msisdn",
+    "iccid", "invoice_id", "transaction_id", "letter_id", "period_start", "period_end",
+    "amount_at_risk", "currency", "status", "first_seen", "last_seen", "summary", "evidence",
+)
+
+# What a rule produces for each case, before the case store adds status and dates.
+DETECTION_COLUMNS = (
+    "case_id", "rule_id", "severity", "customer_id", "account_id", "msisdn", "iccid",
+    "invoice_id", "transaction_id", "letter_id", "period_start", "period_end",
+    "amount_at_risk", "currency", "summary", "evidence",
+)
+
+STATUSES = ("open", "acknowledged", "resolved", "false_positive")
+NO_LONGER_DETECTED = "no_longer_detected"
+
+
+def key_text(value: object) -> str:
+    """How a key value enters the case id: dates ISO, nulls empty, everything else as str."""
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def case_id(rule_id: str, key_values: list[object] | tuple[object, ...]) -> str:
+    """First 16 hex digits of SHA-256 of the rule id and key values joined with '|'."""
+    text = "|".join([rule_id, *(key_text(v) for v in key_values)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

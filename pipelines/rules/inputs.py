@@ -1,0 +1,79 @@
+"""What the rules read on a night, and the derived frames several rules share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from pipelines.contract import ACTIVE_STATUSES, CONTRACT_ACTIONS
+
+
+@dataclass(frozen=True)
+class NightInputs:
+    """The history a night is judged on (contract section 2).
+
+    transactions and billing hold every curated partition up to the business date (with a
+    `business_date` column); inventory is the night's snapshot; letters are the night's.
+    """
+
+    business_date: date
+    transactions: pl.LazyFrame
+    inventory: pl.LazyFrame
+    billing: pl.LazyFrame
+    letters: pl.LazyFrame
+
+    def days_before(self, n: int) -> date:
+        return self.business_date - timedelta(days=n)
+
+    def sims(self) -> pl.LazyFrame:
+        """The snapshot with UTC dates of activation and deactivation, and an active flag."""
+        return self.inventory.with_columns(
+            act_date=pl.col("activated_at").dt.date(),
+            deact_date=pl.col("deactivated_at").dt.date(),
+            is_active=pl.col("status").is_in(ACTIVE_STATUSES),
+        )
+
+    def lines(self, *charge_types: str) -> pl.LazyFrame:
+        """Billing lines of the given charge types, with the amount in integer cents."""
+        return self.billing.filter(pl.col("charge_type").is_in(charge_types)).with_columns(
+            cents=cents("amount")
+        )
+
+    def tonight(self) -> pl.LazyFrame:
+        """The billing lines of tonight's bill runs."""
+        return self.billing.filter(pl.col("business_date") == self.business_date)
+
+    def actions(self) -> pl.LazyFrame:
+        """Store transactions with their UTC date."""
+        return self.transactions.with_columns(tx_date=pl.col("transaction_ts").dt.date())
+
+    def contract_actions(self) -> pl.LazyFrame:
+        """Contract actions with the agreed fee in cents and its currency."""
+        return (
+            self.actions()
+            .filter(pl.col("action").is_in(CONTRACT_ACTIONS))
+            .select(
+                "msisdn", "customer_id", "tx_date", "transaction_ts", "transaction_id",
+                fee_cents=cents("monthly_fee"), fee_currency="currency",
+            )
+        )
+
+    def agreed_fees_on(self, day: date) -> pl.LazyFrame:
+        """Per msisdn: the fee of its latest contract action on or before `day`."""
+        return latest(
+            self.contract_actions().filter(pl.col("tx_date") <= day), "msisdn"
+        ).select("msisdn", "fee_cents", "fee_currency", fee_transaction_id="transaction_id")
+
+
+def cents(column: str) -> pl.Expr:
+    """A money column (Decimal with scale 2) as exact integer cents."""
+    return pl.col(column).cast(pl.Decimal(18, 2)).to_physical().cast(pl.Int64)
+
+
+def latest(frame: pl.LazyFrame, *by: str) -> pl.LazyFrame:
+    """The latest row per group, by (transaction_ts, transaction_id)."""
+    return frame.group_by(*by).agg(
+        pl.all().sort_by(["transaction_ts", "transaction_id"]).last()
+    )

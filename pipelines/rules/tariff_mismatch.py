@@ -1,0 +1,67 @@
+"""TARIFF_MISMATCH: a full-period recurring charge that differs from the agreed fee."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.rules.cases import finish, money_text, sum_one_currency
+from pipelines.rules.inputs import NightInputs
+
+RULE_ID = "TARIFF_MISMATCH"
+KEY = ["msisdn", "period_start"]
+THRESHOLD_CENTS = 1
+
+
+def full_period_end(start: pl.Expr) -> pl.Expr:
+    """period_start plus one calendar month (clipped to month end) minus one day."""
+    return start.dt.offset_by("1mo").dt.offset_by("-1d")
+
+
+def detect(night: NightInputs) -> pl.DataFrame:
+    fees = (
+        night.contract_actions()
+        .sort("transaction_ts", "transaction_id")
+        .group_by("msisdn", "tx_date")
+        .agg(pl.all().last())
+        .sort("tx_date")
+    )
+    lines = (
+        night.lines("recurring")
+        .filter(
+            pl.col("msisdn").is_not_null()
+            & (pl.col("period_end") == full_period_end(pl.col("period_start")))
+        )
+        .sort("period_start")
+    )
+    fired = (
+        lines.join_asof(
+            fees, left_on="period_start", right_on="tx_date", by="msisdn", strategy="backward",
+            check_sortedness=False,
+        )
+        .filter(
+            pl.col("fee_cents").is_not_null()
+            & (pl.col("fee_currency") == pl.col("currency"))
+            & ((pl.col("cents") - pl.col("fee_cents")).abs() > THRESHOLD_CENTS)
+        )
+        .select(
+            *KEY, "period_end", "customer_id", "account_id", "iccid", "invoice_id",
+            "currency", "line_id", "fee_cents",
+            cents=pl.col("cents") - pl.col("fee_cents"),
+            ev=pl.struct(
+                "line_id", "invoice_id", "bill_run_id", "tariff_code", "amount",
+                agreed_fee=pl.col("fee_cents").cast(pl.Decimal(18, 2)) / 100,
+                agreed_by_transaction_id="transaction_id",
+                agreed_on="tx_date",
+            ),
+        )
+    )
+    cases = sum_one_currency(fired, KEY, "line_id").with_columns(
+        evidence=pl.struct(lines="evs").struct.json_encode(),
+        summary=pl.format(
+            "Line {} on account {} was billed for {} to {} at a price that differs from its "
+            "agreed monthly fee of {} by {} (negative means undercharged).",
+            "msisdn", "account_id", "period_start", "period_end",
+            money_text("fee_cents"), money_text("cents"),
+        ),
+    )
+    return finish(RULE_ID, cases.collect())

@@ -1,0 +1,59 @@
+"""UNBILLED_ACTIVE_LINE: an active SIM of an account missing from tonight's invoice."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.rules.cases import finish, money_text, sum_one_currency
+from pipelines.rules.inputs import NightInputs
+
+RULE_ID = "UNBILLED_ACTIVE_LINE"
+KEY = ["iccid", "period_start"]
+
+
+def detect(night: NightInputs) -> pl.DataFrame:
+    recurring = night.tonight().filter(pl.col("charge_type") == "recurring")
+    invoices = recurring.group_by("invoice_id", "account_id").agg(
+        period_start=pl.col("period_start").min(),
+        period_end=pl.col("period_end").max(),
+        bill_run_id=pl.col("bill_run_id").sort_by("line_id").first(),
+        billed_sims=pl.col("iccid").drop_nulls().unique().sort(),
+    )
+    billed = recurring.select("invoice_id", "iccid").drop_nulls().unique()
+    fees = night.agreed_fees_on(night.business_date)
+    fired = (
+        invoices.join(
+            night.sims().select(
+                "iccid", "msisdn", "customer_id", "account_id", "status", "sim_type",
+                "act_date", "deact_date",
+            ),
+            on="account_id",
+        )
+        .filter(
+            pl.col("act_date").is_not_null()
+            & (pl.col("act_date") <= pl.col("period_start"))
+            & (pl.col("deact_date").is_null() | (pl.col("deact_date") >= pl.col("period_end")))
+        )
+        .join(billed, on=["invoice_id", "iccid"], how="anti")
+        .join(fees, on="msisdn", how="left")
+        .select(
+            *KEY, "period_end", "customer_id", "account_id", "msisdn", "invoice_id",
+            cents="fee_cents", currency="fee_currency",
+            ev=pl.struct(
+                "invoice_id", "bill_run_id", "billed_sims",
+                sim=pl.struct("iccid", "msisdn", "status", "sim_type",
+                              activated_on="act_date"),
+                agreed_fee_transaction_id="fee_transaction_id",
+            ),
+        )
+    )
+    cases = sum_one_currency(fired, KEY, "invoice_id").with_columns(
+        evidence=pl.struct(invoices="evs").struct.json_encode(),
+        summary=pl.format(
+            "Active SIM {} (line {}) of account {} has no recurring charge on invoice {} "
+            "for the period from {}; the agreed monthly fee is {}.",
+            "iccid", pl.col("msisdn").fill_null("unknown"), "account_id", "invoice_id",
+            "period_start", money_text("cents"),
+        ),
+    )
+    return finish(RULE_ID, cases.collect())

@@ -1,0 +1,52 @@
+"""UNKNOWN_SIM_CHARGED: a bill line names a SIM the inventory lacks or holds elsewhere."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.rules.cases import finish, money_text, sum_one_currency
+from pipelines.rules.inputs import NightInputs, cents
+
+RULE_ID = "UNKNOWN_SIM_CHARGED"
+KEY = ["iccid", "invoice_id"]
+
+
+def detect(night: NightInputs) -> pl.DataFrame:
+    sims = night.inventory.select(
+        "iccid", inv_account="account_id", inv_status="status", in_inventory=pl.lit(True)
+    )
+    fired = (
+        night.billing.filter(pl.col("iccid").is_not_null())
+        .with_columns(cents=cents("amount"))
+        .join(sims, on="iccid", how="left")
+        .filter(
+            pl.col("inv_account").is_null() | (pl.col("inv_account") != pl.col("account_id"))
+        )
+        .select(
+            *KEY, "period_start", "period_end", "customer_id", "account_id", "msisdn",
+            "currency", "cents", "line_id", "inv_account", "inv_status",
+            in_inventory=pl.col("in_inventory").fill_null(False),
+            ev=pl.struct("line_id", "bill_run_id", "charge_type", "period_start",
+                         "period_end", "amount", "currency"),
+        )
+    )
+    cases = sum_one_currency(fired, KEY, "line_id").with_columns(
+        evidence=pl.struct(
+            inventory=pl.struct(
+                "in_inventory", account_id="inv_account", status="inv_status"
+            ),
+            lines="evs",
+        ).struct.json_encode(),
+        summary=pl.when(pl.col("in_inventory"))
+        .then(pl.format(
+            "Invoice {} of account {} charges {} to SIM {}, which the inventory holds for "
+            "{} with status {}.",
+            "invoice_id", "account_id", money_text("cents"), "iccid",
+            pl.col("inv_account").fill_null("no account"), "inv_status",
+        ))
+        .otherwise(pl.format(
+            "Invoice {} of account {} charges {} to SIM {}, which is not in the inventory.",
+            "invoice_id", "account_id", money_text("cents"), "iccid",
+        )),
+    )
+    return finish(RULE_ID, cases.collect())

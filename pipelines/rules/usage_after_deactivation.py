@@ -1,0 +1,38 @@
+"""USAGE_AFTER_DEACTIVATION: usage billed for a period wholly on or after deactivation."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.rules.cases import finish, money_text, sum_one_currency
+from pipelines.rules.inputs import NightInputs
+
+RULE_ID = "USAGE_AFTER_DEACTIVATION"
+KEY = ["iccid", "period_start"]
+
+
+def detect(night: NightInputs) -> pl.DataFrame:
+    sims = night.sims().filter(pl.col("deact_date").is_not_null())
+    fired = (
+        night.lines("usage")
+        .join(sims.select("iccid", "deact_date", "status"), on="iccid")
+        .filter(pl.col("period_start") >= pl.col("deact_date"))
+        .select(
+            *KEY, "period_end", "customer_id", "account_id", "msisdn", "invoice_id",
+            "currency", "cents", "deact_date", "status", "line_id",
+            ev=pl.struct("line_id", "invoice_id", "bill_run_id", "period_start",
+                         "period_end", "amount", "description"),
+        )
+    )
+    cases = sum_one_currency(fired, KEY, "line_id").with_columns(
+        evidence=pl.struct(
+            sim=pl.struct("iccid", "status", deactivated_on="deact_date"), lines="evs"
+        ).struct.json_encode(),
+        summary=pl.format(
+            "SIM {} (line {}) was deactivated on {} but account {} is billed {} of usage "
+            "for {} to {}.",
+            "iccid", pl.col("msisdn").fill_null("unknown"), "deact_date", "account_id",
+            money_text("cents"), "period_start", "period_end",
+        ),
+    )
+    return finish(RULE_ID, cases.collect())

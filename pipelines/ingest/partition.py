@@ -1,0 +1,98 @@
+"""Load one landing partition (validate, parse, check rows) and commit it to the warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from pipelines.contract import SOURCE_SPECS, Source
+from pipelines.ingest.landing import LandingPartition
+from pipelines.ingest.manifest import verified_files
+from pipelines.ingest.parse import split_rows
+from pipelines.ingest.read import read_part, text_schema
+from pipelines.ingest.warehouse import (
+    CURATED_FILE,
+    curated_dates,
+    curated_prefix,
+    quarantine_prefix,
+    scan_curated,
+)
+from pipelines.storage import Storage, parquet_bytes
+
+# Sources whose key is unique only within one business date (a full snapshot each night).
+SNAPSHOT_SOURCES = frozenset({"sim_inventory"})
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedPartition:
+    """A partition read and checked, not yet written.
+
+    `valid` holds exactly the contract columns in curated dtypes; `quarantined` the
+    rejected rows as text with `_file`, `_row` and `_reason`.
+    """
+
+    source: str
+    business_date: date
+    valid: pl.DataFrame
+    quarantined: pl.DataFrame
+    rows_read: int
+    files: list[str]
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.valid.height
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.quarantined.height
+
+
+def load_partition(
+    landing: Storage, source: str, business_date: date, warehouse: Storage
+) -> LoadedPartition:
+    """Read, verify and check one partition; raises RejectedPartition if it is unusable whole."""
+    spec = SOURCE_SPECS[source]
+    part = LandingPartition(source, business_date)
+    files = verified_files(landing, part)
+    texts = [read_part(landing, part, f, spec) for f in files]
+    text = pl.concat(texts) if texts else pl.DataFrame(schema=text_schema(spec))
+    valid, quarantined = split_rows(
+        text.lazy(), spec, business_date, _loaded(warehouse, spec, business_date)
+    )
+    return LoadedPartition(
+        source=source,
+        business_date=business_date,
+        valid=valid,
+        quarantined=quarantined,
+        rows_read=text.height,
+        files=[f.name for f in files],
+    )
+
+
+def commit_partition(warehouse: Storage, loaded: LoadedPartition) -> None:
+    """Write the night's curated rows and quarantine, replacing any earlier load of that night."""
+    warehouse.replace_prefix(
+        curated_prefix(loaded.source, loaded.business_date),
+        {CURATED_FILE: parquet_bytes(loaded.valid)},
+    )
+    quarantine = quarantine_prefix(loaded.source, loaded.business_date)
+    if loaded.rows_quarantined:
+        warehouse.replace_prefix(
+            quarantine,
+            {
+                "quarantine.parquet": parquet_bytes(loaded.quarantined),
+                "quarantine.csv": loaded.quarantined.write_csv().encode(),
+            },
+        )
+    else:
+        warehouse.delete_prefix(quarantine)
+
+
+def _loaded(warehouse: Storage, spec: Source, business_date: date) -> pl.LazyFrame | None:
+    """Key and business date of the rows curated for other dates, if keys span dates."""
+    if spec.name in SNAPSHOT_SOURCES:
+        return None
+    others = [d for d in curated_dates(warehouse, spec.name) if d != business_date]
+    return scan_curated(warehouse, spec.name, others).select(spec.key, "business_date")

@@ -1,0 +1,59 @@
+"""Curated and quarantine layout in the warehouse, and lazy reads of the curated history."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+
+import polars as pl
+
+from pipelines.contract import SOURCE_SPECS
+from pipelines.storage import Storage
+
+CURATED_FILE = "data.parquet"
+
+
+def curated_prefix(source: str, business_date: date) -> str:
+    return f"curated/{source}/business_date={business_date.isoformat()}"
+
+
+def quarantine_prefix(source: str, business_date: date) -> str:
+    return f"quarantine/{source}/business_date={business_date.isoformat()}"
+
+
+def curated_dates(warehouse: Storage, source: str) -> list[date]:
+    """The business dates of the source that hold a curated partition, in order."""
+    pattern = re.compile(
+        rf"curated/{re.escape(source)}/business_date=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})/"
+        + re.escape(CURATED_FILE)
+    )
+    found = (pattern.fullmatch(key) for key in warehouse.list(f"curated/{source}/"))
+    return sorted(date.fromisoformat(m.group(1)) for m in found if m)
+
+
+def scan_curated(warehouse: Storage, source: str, dates: Iterable[date]) -> pl.LazyFrame:
+    """The curated rows of the given dates, with a `business_date` column (pl.Date) last."""
+    spec = SOURCE_SPECS[source]
+    frames = [
+        pl.scan_parquet(
+            warehouse.uri(f"{curated_prefix(source, d)}/{CURATED_FILE}"),
+            storage_options=warehouse.storage_options,
+        ).select(*spec.column_names, pl.lit(d).alias("business_date"))
+        for d in dates
+    ]
+    if not frames:
+        return pl.LazyFrame(schema={**spec.schema, "business_date": pl.Date()})
+    return pl.concat(frames, how="vertical")
+
+
+def history(warehouse: Storage, source: str, up_to: date) -> pl.LazyFrame:
+    """Every curated row of the source with business_date <= up_to (empty when none)."""
+    dates = [d for d in curated_dates(warehouse, source) if d <= up_to]
+    return scan_curated(warehouse, source, dates)
+
+
+def snapshot(warehouse: Storage, source: str, on: date) -> pl.LazyFrame:
+    """The curated rows of one business date (empty when that date is not loaded)."""
+    dates = [d for d in curated_dates(warehouse, source) if d == on]
+    return scan_curated(warehouse, source, dates)

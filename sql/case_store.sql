@@ -1,0 +1,84 @@
+-- Case store DDL (PostgreSQL), generated from pipelines/casestore/schema.py.
+-- Do not edit: run `python -m pipelines.casestore.schema` to regenerate.
+
+CREATE TABLE cases (
+    case_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    customer_id TEXT,
+    account_id TEXT,
+    msisdn TEXT,
+    iccid TEXT,
+    invoice_id TEXT,
+    transaction_id TEXT,
+    letter_id TEXT,
+    period_start DATE,
+    period_end DATE,
+    amount_at_risk NUMERIC(18, 2),
+    currency TEXT,
+    summary TEXT,
+    evidence TEXT,
+    status TEXT NOT NULL,
+    resolution TEXT,
+    owner TEXT,
+    first_seen DATE NOT NULL,
+    last_seen DATE NOT NULL,
+    closed_on DATE,
+    times_seen INTEGER NOT NULL,
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_cases PRIMARY KEY (case_id),
+    CONSTRAINT ck_cases_status CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive')),
+    CONSTRAINT ck_cases_closed_on CHECK (closed_on IS NULL OR resolution = 'no_longer_detected'),
+    CONSTRAINT ck_cases_seen_order CHECK (first_seen <= last_seen)
+);
+
+CREATE INDEX ix_cases_customer_id ON cases (customer_id);
+
+CREATE INDEX ix_cases_rule_id_status ON cases (rule_id, status);
+
+CREATE INDEX ix_cases_status_last_seen ON cases (status, last_seen);
+
+CREATE TABLE runs (
+    run_id TEXT NOT NULL,
+    business_date DATE NOT NULL,
+    started_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    finished_at TIMESTAMP WITH TIME ZONE,
+    detections INTEGER,
+    counts JSON,
+    CONSTRAINT pk_runs PRIMARY KEY (run_id)
+);
+
+CREATE INDEX ix_runs_business_date ON runs (business_date);
+
+CREATE TABLE case_history (
+    id SERIAL NOT NULL,
+    case_id TEXT NOT NULL,
+    at TIMESTAMP WITH TIME ZONE NOT NULL,
+    business_date DATE,
+    run_id TEXT,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    old_status TEXT,
+    new_status TEXT,
+    note TEXT,
+    changes JSON,
+    CONSTRAINT pk_case_history PRIMARY KEY (id),
+    CONSTRAINT ck_case_history_action CHECK (action IN ('created', 'details_changed', 'closed', 'reopened', 'status_changed', 'assigned')),
+    CONSTRAINT fk_case_history_case_id_cases FOREIGN KEY(case_id) REFERENCES cases (case_id),
+    CONSTRAINT fk_case_history_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE INDEX ix_case_history_case_id_id ON case_history (case_id, id);
+
+CREATE TABLE case_sightings (
+    case_id TEXT NOT NULL,
+    business_date DATE NOT NULL,
+    amount_at_risk NUMERIC(18, 2),
+    currency TEXT,
+    run_id TEXT NOT NULL,
+    CONSTRAINT pk_case_sightings PRIMARY KEY (case_id, business_date),
+    CONSTRAINT fk_case_sightings_case_id_cases FOREIGN KEY(case_id) REFERENCES cases (case_id),
+    CONSTRAINT fk_case_sightings_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE INDEX ix_case_sightings_business_date ON case_sightings (business_date);

@@ -75,6 +75,8 @@ CREATE TABLE case_sightings (
     business_date DATE NOT NULL,
     amount_at_risk NUMERIC(18, 2),
     currency TEXT,
+    status TEXT NOT NULL,
+    first_seen DATE NOT NULL,
     run_id TEXT NOT NULL,
     CONSTRAINT pk_case_sightings PRIMARY KEY (case_id, business_date),
     CONSTRAINT fk_case_sightings_case_id_cases FOREIGN KEY(case_id) REFERENCES cases (case_id),

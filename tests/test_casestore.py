@@ -176,6 +176,20 @@ def test_rerun_of_an_older_night_closes_nothing(store: CaseStore, run: Runs) -> 
     assert history_rows(store) == before
 
 
+def test_rerun_of_an_older_night_republishes_what_that_night_published(
+    store: CaseStore, run: Runs
+) -> None:
+    a, b = det(key="a"), det(key="b")
+    first = run(D2, a, b).published
+    run(D3, a)  # b closes as no longer detected
+    store.set_status(str(a["case_id"]), "acknowledged", by="alice")
+    again = run(D2, a, b).published
+    assert again.select(CASE_COLUMNS).equals(first.select(CASE_COLUMNS))
+    assert again["status"].to_list() == ["open", "open"]
+    assert again["last_seen"].to_list() == [D2, D2]
+    assert case(store, b)["status"] == "resolved"
+
+
 def test_out_of_order_backfill_closes_only_on_the_latest_night(
     store: CaseStore, run: Runs
 ) -> None:

@@ -157,6 +157,9 @@ case_sightings = Table(
     Column("business_date", Date, nullable=False),
     Column("amount_at_risk", Money),
     Column("currency", Text),
+    # The case's state as published for that night, so a rerun republishes it unchanged.
+    Column("status", Text, nullable=False),
+    Column("first_seen", Date, nullable=False),
     Column("run_id", Text, ForeignKey(runs.c.run_id), nullable=False),
     PrimaryKeyConstraint("case_id", "business_date"),
     Index(None, "business_date"),

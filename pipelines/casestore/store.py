@@ -187,8 +187,9 @@ class CaseStore:
             conn.execute(
                 insert(runs).values(run_id=run_id, business_date=night, started_at=_now())
             )
-            writer = _NightWriter(conn, night, run_id).apply(frame.to_dicts())
-            if latest is None or night >= latest:
+            is_latest = latest is None or night >= latest
+            writer = _NightWriter(conn, night, run_id).apply(frame.to_dicts(), is_latest)
+            if is_latest:
                 writer.close_missing(frame["case_id"].to_list())
             counts = writer.counts(frame)
             conn.execute(
@@ -196,7 +197,7 @@ class CaseStore:
                 .where(runs.c.run_id == run_id)
                 .values(finished_at=_now(), detections=frame.height, counts=counts)
             )
-            published = _published(frame, night, writer.final)
+            published = _published(frame, night, writer.final, writer.published_state)
         return NightOutcome(run_id, night, published, counts)
 
     # -- reading ------------------------------------------------------------------------
@@ -322,6 +323,7 @@ class _NightWriter:
     def __init__(self, conn: Connection, night: date, run_id: str):
         self.conn, self.night, self.run_id = conn, night, run_id
         self.final: dict[str, dict[str, Any]] = {}  # case_id -> case row after tonight
+        self.published_state: dict[str, dict[str, Any]] = {}  # case_id -> state published
         self.history: list[dict[str, Any]] = []
 
     def _history(self, case_id: str, action: str, old: str | None, new: str | None,
@@ -332,41 +334,40 @@ class _NightWriter:
             "old_status": old, "new_status": new, "note": note, "changes": changes,
         })
 
-    def apply(self, detections: list[dict[str, Any]]) -> _NightWriter:
-        """Insert new cases, update known ones, record tonight's sightings."""
+    def apply(self, detections: list[dict[str, Any]], is_latest: bool) -> _NightWriter:
+        """Insert new cases, update known ones, record tonight's sightings.
+
+        The state published for the night (status, first_seen, last_seen) is the case's
+        state after tonight when tonight is the latest night; a rerun of an older night
+        republishes the state recorded in its sightings, so the night reproduces exactly.
+        """
         night, conn = self.night, self.conn
         ids = [d["case_id"] for d in detections]
         known: dict[str, dict[str, Any]] = {}
-        sighted: dict[str, tuple[Decimal | None, str | None]] = {}
+        sighted: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids):
             known.update(
                 (r["case_id"], dict(r))
                 for r in conn.execute(select(cases).where(cases.c.case_id.in_(chunk))).mappings()
             )
             sighted.update(
-                (cid, (amount, currency))
-                for cid, amount, currency in conn.execute(
+                (r["case_id"], dict(r))
+                for r in conn.execute(
                     select(
                         case_sightings.c.case_id,
                         case_sightings.c.amount_at_risk,
                         case_sightings.c.currency,
+                        case_sightings.c.status,
+                        case_sightings.c.first_seen,
                     ).where(
                         case_sightings.c.business_date == night,
                         case_sightings.c.case_id.in_(chunk),
                     )
-                )
+                ).mappings()
             )
         new_cases, changed_cases, new_sightings, changed_sightings = [], [], [], []
         for det in detections:
             cid = det["case_id"]
-            sighting = {
-                "case_id": cid, "business_date": night,
-                "amount_at_risk": det["amount_at_risk"], "currency": det["currency"],
-            }
-            if cid not in sighted:
-                new_sightings.append({**sighting, "run_id": self.run_id})
-            elif sighted[cid] != (det["amount_at_risk"], det["currency"]):
-                changed_sightings.append({**sighting, "b_case_id": cid})
             old = known.get(cid)
             if old is None:
                 row = {
@@ -381,6 +382,21 @@ class _NightWriter:
                 if row != old:
                     changed_cases.append({**row, "updated_at": _now(), "b_case_id": cid})
             self.final[cid] = row
+            before = sighted.get(cid)
+            state = (
+                {"status": row["status"], "first_seen": row["first_seen"]}
+                if is_latest or before is None
+                else {"status": before["status"], "first_seen": before["first_seen"]}
+            )
+            self.published_state[cid] = {**state, "last_seen": night}
+            sighting = {
+                "case_id": cid, "business_date": night,
+                "amount_at_risk": det["amount_at_risk"], "currency": det["currency"], **state,
+            }
+            if before is None:
+                new_sightings.append({**sighting, "run_id": self.run_id})
+            elif any(before[k] != sighting[k] for k in before):
+                changed_sightings.append({**sighting, "b_case_id": cid})
         if new_cases:
             conn.execute(insert(cases), new_cases)
         if changed_cases:
@@ -398,7 +414,8 @@ class _NightWriter:
                 ),
                 [
                     {"b_case_id": s["b_case_id"], "b_night": night,
-                     "amount_at_risk": s["amount_at_risk"], "currency": s["currency"]}
+                     "amount_at_risk": s["amount_at_risk"], "currency": s["currency"],
+                     "status": s["status"], "first_seen": s["first_seen"]}
                     for s in changed_sightings
                 ],
             )
@@ -486,15 +503,19 @@ class _NightWriter:
         return counts
 
 
-def _published(frame: pl.DataFrame, night: date, final: dict[str, dict[str, Any]]) -> pl.DataFrame:
-    """Tonight's detections with their case state: CASE_COLUMNS then PUBLISHED_EXTRAS."""
+def _published(
+    frame: pl.DataFrame, night: date, final: dict[str, dict[str, Any]],
+    published_state: dict[str, dict[str, Any]],
+) -> pl.DataFrame:
+    """Tonight's detections with their published state: CASE_COLUMNS then PUBLISHED_EXTRAS."""
     state_columns = {
         "status": pl.String(), "first_seen": pl.Date(), "last_seen": pl.Date(),
         **PUBLISHED_EXTRAS,
     }
     ids = frame["case_id"].to_list()
+    rows = {i: {**final[i], **published_state[i]} for i in ids}
     state = pl.DataFrame(
-        {"case_id": ids, **{c: [final[i][c] for i in ids] for c in state_columns}},
+        {"case_id": ids, **{c: [rows[i][c] for i in ids] for c in state_columns}},
         schema={"case_id": pl.String(), **state_columns},
     )
     return (

@@ -1,12 +1,22 @@
-"""One night of reconciliation end to end: ingest, rules, case store, publish."""
+"""One night of reconciliation in steps that keep their state in the warehouse.
+
+    ingest_source (x4) -> reconcile (per shard) -> update_cases -> publish
+
+`run_night` chains them in one process (`recon run`); the Airflow DAG runs each step as
+its own task. Between steps, state lives under `<warehouse>/staging/business_date=D/`.
+"""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
 
 from pipelines.casestore import open_store
 from pipelines.catalogue import CATALOGUE_VERSION, RULE_SPECS
@@ -16,12 +26,13 @@ from pipelines.ingest import (
     RejectedPartition,
     commit_partition,
     history,
+    ingest_stats,
     load_partition,
     snapshot,
 )
 from pipelines.publish import money_by_currency, publish_night
 from pipelines.rules import NightInputs, evaluate
-from pipelines.storage import Storage, open_storage
+from pipelines.storage import Storage, open_storage, parquet_bytes
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +40,7 @@ log = logging.getLogger(__name__)
 class BadInput(Exception):
     """A night's input cannot be used: nothing was published for it (exit code 2)."""
 
-    def __init__(self, business_date: date, problems: list[RejectedPartition]):
+    def __init__(self, business_date: date, problems: list[Exception]):
         self.business_date = business_date
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
@@ -42,6 +53,18 @@ class NightResult:
     business_date: date
     summary: dict
     report_uri: str
+
+
+def staging_prefix(business_date: date) -> str:
+    return f"staging/business_date={business_date.isoformat()}"
+
+
+def ingest_source(landing: Storage, warehouse: Storage, source: str,
+                  business_date: date) -> dict[str, object]:
+    """Check one source's partition and add it to the curated history; returns its stats."""
+    loaded = load_partition(landing, source, business_date, warehouse)
+    commit_partition(warehouse, loaded)
+    return loaded.stats()
 
 
 def ingest_night(landing: Storage, warehouse: Storage,
@@ -71,30 +94,69 @@ def night_inputs(warehouse: Storage, business_date: date) -> NightInputs:
     )
 
 
+def reconcile(warehouse: Storage, business_date: date) -> int:
+    """Evaluate every rule on the curated history; stages the detections, returns their count."""
+    detections = evaluate(night_inputs(warehouse, business_date))
+    prefix = staging_prefix(business_date)
+    warehouse.replace_prefix(f"{prefix}/detections", {"part-0.parquet": parquet_bytes(detections)})
+    return detections.height
+
+
+def staged_detections(warehouse: Storage, business_date: date) -> pl.DataFrame:
+    prefix = f"{staging_prefix(business_date)}/detections"
+    parts = [pl.read_parquet(io.BytesIO(warehouse.read_bytes(k)))
+             for k in warehouse.list(prefix) if k.endswith(".parquet")]
+    if not parts:
+        raise FileNotFoundError(f"no staged detections for {business_date}: run reconcile first")
+    return pl.concat(parts).sort("rule_id", "case_id")
+
+
+def update_cases(warehouse: Storage, business_date: date, db_url: str | None,
+                 warehouse_uri: str, started: datetime | None = None) -> str:
+    """Apply the staged detections to the case store; stages what publish needs."""
+    started = started or datetime.now(UTC)
+    run_id = f"{business_date.isoformat()}T{started:%Y%m%dT%H%M%S%fZ}"
+    detections = staged_detections(warehouse, business_date)
+    with open_store(db_url, warehouse_uri) as store:
+        outcome = store.record_night(business_date, detections, run_id)
+    prefix = staging_prefix(business_date)
+    meta = {"run_id": run_id, "started_at": started.isoformat(), "counts": outcome.counts}
+    warehouse.write_bytes(f"{prefix}/published.parquet", parquet_bytes(outcome.published))
+    warehouse.write_bytes(f"{prefix}/outcome.json", json.dumps(meta, indent=2).encode())
+    return run_id
+
+
+def publish(warehouse: Storage, business_date: date) -> NightResult:
+    """Publish the night from what update_cases staged, then clear the staging area."""
+    prefix = staging_prefix(business_date)
+    cases = pl.read_parquet(io.BytesIO(warehouse.read_bytes(f"{prefix}/published.parquet")))
+    meta = json.loads(warehouse.read_bytes(f"{prefix}/outcome.json"))
+    stats = {s: ingest_stats(warehouse, s, business_date) for s in SOURCES}
+    summary = night_summary(business_date, meta, stats, cases)
+    report = publish_night(warehouse, business_date, cases, summary)
+    warehouse.delete_prefix(prefix)
+    log.info("business date %s: %d cases published, report %s",
+             business_date, cases.height, report)
+    return NightResult(business_date, summary, report)
+
+
 def run_night(landing_uri: str, warehouse_uri: str, business_date: date,
               db_url: str | None = None) -> NightResult:
     """Process one night (contract section 4, `recon run`)."""
     started = datetime.now(UTC)
     landing, warehouse = open_storage(landing_uri), open_storage(warehouse_uri)
-    loaded = ingest_night(landing, warehouse, business_date)
-    detections = evaluate(night_inputs(warehouse, business_date))
-    run_id = f"{business_date.isoformat()}T{started:%Y%m%dT%H%M%S%fZ}"
-    with open_store(db_url, warehouse_uri) as store:
-        outcome = store.record_night(business_date, detections, run_id)
-    summary = night_summary(business_date, run_id, started, loaded, outcome)
-    report = publish_night(warehouse, business_date, outcome.published, summary)
-    log.info("business date %s: %d cases published, report %s",
-             business_date, outcome.published.height, report)
-    return NightResult(business_date, summary, report)
+    ingest_night(landing, warehouse, business_date)
+    reconcile(warehouse, business_date)
+    update_cases(warehouse, business_date, db_url, warehouse_uri, started)
+    return publish(warehouse, business_date)
 
 
-def night_summary(business_date, run_id, started, loaded, outcome) -> dict:
+def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFrame) -> dict:
     """The run summary: rows per source, cases per rule, money at risk per rule."""
-    cases = outcome.published
     rules = {}
     for rule_id in RULE_SPECS:
-        found = cases.filter(cases["rule_id"] == rule_id)
-        counts = outcome.counts.get(rule_id, {})
+        found = cases.filter(pl.col("rule_id") == rule_id)
+        counts = meta["counts"].get(rule_id, {})
         rules[rule_id] = {
             "found": found.height,
             "new": counts.get("new", 0),
@@ -106,17 +168,12 @@ def night_summary(business_date, run_id, started, loaded, outcome) -> dict:
         "contract_version": CONTRACT_VERSION,
         "catalogue_version": CATALOGUE_VERSION,
         "business_date": business_date.isoformat(),
-        "run_id": run_id,
-        "started_at": started.isoformat(),
+        "run_id": meta["run_id"],
+        "started_at": meta["started_at"],
         "finished_at": datetime.now(UTC).isoformat(),
         "sources": {
-            name: {
-                "files": part.files,
-                "rows_read": part.rows_read,
-                "rows_loaded": part.rows_loaded,
-                "rows_quarantined": part.rows_quarantined,
-            }
-            for name, part in loaded.items()
+            name: {k: s[k] for k in ("files", "rows_read", "rows_loaded", "rows_quarantined")}
+            for name, s in stats.items()
         },
         "rules": rules,
         "cases": {

@@ -6,13 +6,14 @@
 
 from pipelines.ingest.landing import RejectedPartition
 from pipelines.ingest.partition import LoadedPartition, commit_partition, load_partition
-from pipelines.ingest.warehouse import history, snapshot
+from pipelines.ingest.warehouse import history, ingest_stats, snapshot
 
 __all__ = [
     "LoadedPartition",
     "RejectedPartition",
     "commit_partition",
     "history",
+    "ingest_stats",
     "load_partition",
     "snapshot",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,6 +15,7 @@ from pipelines.ingest.parse import split_rows
 from pipelines.ingest.read import read_part, text_schema
 from pipelines.ingest.warehouse import (
     CURATED_FILE,
+    STATS_FILE,
     curated_dates,
     curated_prefix,
     quarantine_prefix,
@@ -48,6 +50,17 @@ class LoadedPartition:
     def rows_quarantined(self) -> int:
         return self.quarantined.height
 
+    def stats(self) -> dict[str, object]:
+        """What an auditor checks: files, rows read = rows loaded + rows quarantined."""
+        return {
+            "source": self.source,
+            "business_date": self.business_date.isoformat(),
+            "files": self.files,
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+        }
+
 
 def load_partition(
     landing: Storage, source: str, business_date: date, warehouse: Storage
@@ -75,7 +88,10 @@ def commit_partition(warehouse: Storage, loaded: LoadedPartition) -> None:
     """Write the night's curated rows and quarantine, replacing any earlier load of that night."""
     warehouse.replace_prefix(
         curated_prefix(loaded.source, loaded.business_date),
-        {CURATED_FILE: parquet_bytes(loaded.valid)},
+        {
+            CURATED_FILE: parquet_bytes(loaded.valid),
+            STATS_FILE: (json.dumps(loaded.stats(), indent=2) + "\n").encode(),
+        },
     )
     quarantine = quarantine_prefix(loaded.source, loaded.business_date)
     if loaded.rows_quarantined:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -12,6 +13,7 @@ from pipelines.contract import SOURCE_SPECS
 from pipelines.storage import Storage
 
 CURATED_FILE = "data.parquet"
+STATS_FILE = "_ingest.json"
 
 
 def curated_prefix(source: str, business_date: date) -> str:
@@ -57,3 +59,9 @@ def snapshot(warehouse: Storage, source: str, on: date) -> pl.LazyFrame:
     """The curated rows of one business date (empty when that date is not loaded)."""
     dates = [d for d in curated_dates(warehouse, source) if d == on]
     return scan_curated(warehouse, source, dates)
+
+
+def ingest_stats(warehouse: Storage, source: str, business_date: date) -> dict[str, object]:
+    """The rows read, loaded and quarantined when the night's partition was committed."""
+    key = f"{curated_prefix(source, business_date)}/{STATS_FILE}"
+    return json.loads(warehouse.read_bytes(key))

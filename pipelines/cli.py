@@ -55,6 +55,9 @@ def _progress(i: int, n: int, result: NightResult, seconds: float) -> None:
 landing_opt = click.option("--landing", required=True, help="Landing root: folder or s3:// prefix.")
 warehouse_opt = click.option("--warehouse", required=True,
                              help="Warehouse root: folder or s3:// prefix.")
+shards_opt = click.option("--shards", default=1, show_default=True, type=click.IntRange(1),
+                          help="Reconcile in N customer shards, one after another "
+                               "(bounds memory; the DAG runs them in parallel).")
 db_opt = click.option("--db", "db_url", envvar="RECON_DB_URL", default=None,
                       help="Case store SQLAlchemy URL [env RECON_DB_URL; default: SQLite in "
                            "the warehouse].")
@@ -73,9 +76,11 @@ def main(verbose: bool) -> None:
 @warehouse_opt
 @click.option("--business-date", required=True, callback=_date)
 @db_opt
-def run(landing: str, warehouse: str, business_date: date, db_url: str | None) -> None:
+@shards_opt
+def run(landing: str, warehouse: str, business_date: date, db_url: str | None,
+        shards: int) -> None:
     """Process one night: ingest, evaluate every rule, update cases, publish."""
-    result = _guarded(lambda: run_night(landing, warehouse, business_date, db_url))
+    result = _guarded(lambda: run_night(landing, warehouse, business_date, db_url, shards))
     c = result.summary["cases"]
     click.echo(f"{business_date}: {c['published']} cases ({c['new']} new, {c['closed']} closed); "
                f"report: {result.report_uri}")
@@ -87,10 +92,12 @@ def run(landing: str, warehouse: str, business_date: date, db_url: str | None) -
 @click.option("--start", required=True, callback=_date)
 @click.option("--end", required=True, callback=_date)
 @db_opt
+@shards_opt
 def backfill_cmd(landing: str, warehouse: str, start: date, end: date,
-                 db_url: str | None) -> None:
+                 db_url: str | None, shards: int) -> None:
     """Run the nights from --start to --end in order."""
-    results = _guarded(lambda: backfill(landing, warehouse, start, end, db_url, _progress))
+    results = _guarded(lambda: backfill(landing, warehouse, start, end, db_url, _progress,
+                                        shards))
     click.echo(f"{len(results)} nights processed; last report: {results[-1].report_uri}")
 
 

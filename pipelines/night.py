@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -32,6 +32,7 @@ from pipelines.ingest import (
 )
 from pipelines.publish import money_by_currency, publish_night
 from pipelines.rules import NightInputs, evaluate
+from pipelines.rules.shards import shard_customers
 from pipelines.storage import Storage, open_storage, parquet_bytes
 
 log = logging.getLogger(__name__)
@@ -83,32 +84,52 @@ def ingest_night(landing: Storage, warehouse: Storage,
     return loaded
 
 
-def night_inputs(warehouse: Storage, business_date: date) -> NightInputs:
-    """The curated history the rules judge a night on."""
-    return NightInputs(
+def night_inputs(warehouse: Storage, business_date: date, shard: int | None = None,
+                 shards: int = 1) -> NightInputs:
+    """The curated history the rules judge a night on, for one shard or the whole night."""
+    night = NightInputs(
         business_date=business_date,
         transactions=history(warehouse, "store_transactions", business_date),
         inventory=snapshot(warehouse, "sim_inventory", business_date),
         billing=history(warehouse, "billing_lines", business_date),
         letters=snapshot(warehouse, "retention_campaigns", business_date),
     )
+    if shard is None:
+        return night
+    customers = shard_customers(
+        [night.billing, night.transactions, night.letters], shard, shards
+    )
+    return replace(night, customers=customers)
 
 
-def reconcile(warehouse: Storage, business_date: date) -> int:
-    """Evaluate every rule on the curated history; stages the detections, returns their count."""
-    detections = evaluate(night_inputs(warehouse, business_date))
-    prefix = staging_prefix(business_date)
-    warehouse.replace_prefix(f"{prefix}/detections", {"part-0.parquet": parquet_bytes(detections)})
+def reconcile(warehouse: Storage, business_date: date, shard: int | None = None,
+              shards: int = 1) -> int:
+    """Evaluate every rule for the night (or one shard of it) and stage the detections.
+
+    Returns the number of detections staged. Shards are staged side by side and merged by
+    update_cases; a whole-night reconcile replaces any staged shards.
+    """
+    detections = evaluate(night_inputs(warehouse, business_date, shard, shards))
+    prefix = f"{staging_prefix(business_date)}/detections"
+    if shard is None:
+        warehouse.replace_prefix(prefix, {"part-whole.parquet": parquet_bytes(detections)})
+    else:
+        warehouse.write_bytes(f"{prefix}/part-{shard:04d}-of-{shards:04d}.parquet",
+                              parquet_bytes(detections))
     return detections.height
 
 
 def staged_detections(warehouse: Storage, business_date: date) -> pl.DataFrame:
+    """The night's staged detections, shards merged (a case found by two shards once)."""
     prefix = f"{staging_prefix(business_date)}/detections"
     parts = [pl.read_parquet(io.BytesIO(warehouse.read_bytes(k)))
              for k in warehouse.list(prefix) if k.endswith(".parquet")]
     if not parts:
         raise FileNotFoundError(f"no staged detections for {business_date}: run reconcile first")
-    return pl.concat(parts).sort("rule_id", "case_id")
+    merged = pl.concat(parts).unique(maintain_order=True).sort("rule_id", "case_id")
+    if not merged["case_id"].is_unique().all():
+        raise RuntimeError(f"shards of {business_date} disagree on a case: rerun reconcile")
+    return merged
 
 
 def update_cases(warehouse: Storage, business_date: date, db_url: str | None,
@@ -141,12 +162,17 @@ def publish(warehouse: Storage, business_date: date) -> NightResult:
 
 
 def run_night(landing_uri: str, warehouse_uri: str, business_date: date,
-              db_url: str | None = None) -> NightResult:
-    """Process one night (contract section 4, `recon run`)."""
+              db_url: str | None = None, shards: int = 1) -> NightResult:
+    """Process one night (contract section 4, `recon run`); shards run one after another."""
     started = datetime.now(UTC)
     landing, warehouse = open_storage(landing_uri), open_storage(warehouse_uri)
     ingest_night(landing, warehouse, business_date)
-    reconcile(warehouse, business_date)
+    if shards == 1:
+        reconcile(warehouse, business_date)
+    else:
+        warehouse.delete_prefix(f"{staging_prefix(business_date)}/detections")
+        for shard in range(shards):
+            reconcile(warehouse, business_date, shard, shards)
     update_cases(warehouse, business_date, db_url, warehouse_uri, started)
     return publish(warehouse, business_date)
 
@@ -195,7 +221,7 @@ def business_dates(start: date, end: date) -> Iterator[date]:
 def backfill(landing_uri: str, warehouse_uri: str, start: date, end: date,
              db_url: str | None = None,
              progress: Callable[[int, int, NightResult, float], None] | None = None,
-             ) -> list[NightResult]:
+             shards: int = 1) -> list[NightResult]:
     """Run the nights from start to end in order; stops at the first failing night."""
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
@@ -203,7 +229,7 @@ def backfill(landing_uri: str, warehouse_uri: str, start: date, end: date,
     results = []
     for i, day in enumerate(days, 1):
         t0 = time.perf_counter()
-        results.append(run_night(landing_uri, warehouse_uri, day, db_url))
+        results.append(run_night(landing_uri, warehouse_uri, day, db_url, shards))
         if progress:
             progress(i, len(days), results[-1], time.perf_counter() - t0)
     return results

@@ -13,7 +13,9 @@ import pytest
 from pipelines.casestore import open_store
 from pipelines.catalogue import CASE_COLUMNS, RULE_SPECS
 from pipelines.generator import generate
-from pipelines.night import backfill
+from pipelines.night import backfill, night_inputs
+from pipelines.rules import evaluate
+from pipelines.storage import open_storage
 
 CUSTOMERS, DAYS, START = 300, 120, date(2024, 1, 1)
 
@@ -92,3 +94,14 @@ def test_backfilling_again_changes_nothing(world):
         assert (night_files(warehouse, d) / "cases.parquet").read_bytes() == before_pq[d], d
     curated = pl.read_parquet(warehouse / "curated" / "billing_lines" / "**" / "*.parquet")
     assert curated["line_id"].is_unique().all()
+
+
+@pytest.mark.parametrize("shards", [2, 5])
+def test_sharded_nights_find_exactly_the_unsharded_cases(world, shards):
+    root, generated, _ = world
+    warehouse, last = open_storage(str(root / "warehouse")), generated.business_dates[-1]
+    whole = evaluate(night_inputs(warehouse, last))
+    parts = [evaluate(night_inputs(warehouse, last, s, shards)) for s in range(shards)]
+    merged = pl.concat(parts).unique(maintain_order=True).sort("rule_id", "case_id")
+    assert merged.equals(whole)
+    assert all(p.height < whole.height for p in parts)

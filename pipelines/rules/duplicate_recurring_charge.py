@@ -16,9 +16,13 @@ SIM = ["iccid", "currency"]
 
 
 def detect(night: NightInputs) -> pl.DataFrame:
+    recurring = night.lines("recurring").filter(pl.col("iccid").is_not_null())
+    if night.customers is not None:
+        # A SIM's whole chain is judged by every shard owning one of its lines.
+        owned = night.own(recurring).select("iccid").unique()
+        recurring = recurring.join(owned, on="iccid", how="semi")
     lines = (
-        night.lines("recurring")
-        .filter(pl.col("iccid").is_not_null())
+        recurring
         .sort([*SIM, "period_start", "period_end", "line_id"])
         .with_columns(
             reach=pl.col("period_end").to_physical().cum_max().shift(1).over(SIM),

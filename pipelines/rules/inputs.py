@@ -16,6 +16,7 @@ class NightInputs:
 
     transactions and billing hold every curated partition up to the business date (with a
     `business_date` column); inventory is the night's snapshot; letters are the night's.
+    With `customers` set, rules judge only the rows driven by those customers (a shard).
     """
 
     business_date: date
@@ -23,6 +24,13 @@ class NightInputs:
     inventory: pl.LazyFrame
     billing: pl.LazyFrame
     letters: pl.LazyFrame
+    customers: pl.LazyFrame | None = None  # the shard's customer ids; None = all
+
+    def own(self, frame: pl.LazyFrame, column: str = "customer_id") -> pl.LazyFrame:
+        """The rows of `frame` that drive this shard's cases (all rows when unsharded)."""
+        if self.customers is None:
+            return frame
+        return frame.join(self.customers, left_on=column, right_on="customer_id", how="semi")
 
     def days_before(self, n: int) -> date:
         return self.business_date - timedelta(days=n)

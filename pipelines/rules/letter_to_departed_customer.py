@@ -13,7 +13,7 @@ RULE_ID = "LETTER_TO_DEPARTED_CUSTOMER"
 
 def detect(night: NightInputs) -> pl.DataFrame:
     fired = (
-        night.letters.filter(pl.col("letter_type") != "winback")
+        night.own(night.letters).filter(pl.col("letter_type") != "winback")
         .join(customers_with_active_sims(night), on="customer_id", how="anti")
         .select(
             "letter_id", "customer_id", "account_id", "msisdn",

@@ -13,7 +13,7 @@ GRACE_DAYS = 2
 
 def detect(night: NightInputs) -> pl.DataFrame:
     removed = (
-        night.actions()
+        night.own(night.actions())
         .filter(
             pl.col("action").is_in(["sim_swap", "cancel_line"])
             & (pl.col("tx_date") <= night.days_before(GRACE_DAYS))

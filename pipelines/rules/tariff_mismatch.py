@@ -26,7 +26,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .sort("tx_date")
     )
     lines = (
-        night.lines("recurring")
+        night.own(night.lines("recurring"))
         .filter(
             pl.col("msisdn").is_not_null()
             & (pl.col("period_end") == full_period_end(pl.col("period_start")))

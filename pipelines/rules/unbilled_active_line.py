@@ -12,7 +12,7 @@ KEY = ["iccid", "period_start"]
 
 
 def detect(night: NightInputs) -> pl.DataFrame:
-    recurring = night.tonight().filter(pl.col("charge_type") == "recurring")
+    recurring = night.own(night.tonight()).filter(pl.col("charge_type") == "recurring")
     invoices = recurring.group_by("invoice_id", "account_id").agg(
         period_start=pl.col("period_start").min(),
         period_end=pl.col("period_end").max(),

@@ -16,7 +16,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
         "iccid", inv_account="account_id", inv_status="status", in_inventory=pl.lit(True)
     )
     fired = (
-        night.billing.filter(pl.col("iccid").is_not_null())
+        night.own(night.billing).filter(pl.col("iccid").is_not_null())
         .with_columns(cents=cents("amount"))
         .join(sims, on="iccid", how="left")
         .filter(

@@ -14,7 +14,7 @@ KEY = ["iccid", "period_start"]
 def detect(night: NightInputs) -> pl.DataFrame:
     sims = night.sims().filter(pl.col("deact_date").is_not_null())
     fired = (
-        night.lines("usage")
+        night.own(night.lines("usage"))
         .join(sims.select("iccid", "deact_date", "status"), on="iccid")
         .filter(pl.col("period_start") >= pl.col("deact_date"))
         .select(

@@ -84,7 +84,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
         )
     )
     fired = (
-        night.letters.filter(
+        night.own(night.letters).filter(
             pl.col("letter_type").is_in(["disconnect_save", "winback"])
             & ~pl.col("trigger_reason").is_in(["disconnect_request", "port_out_request"])
         )

@@ -12,7 +12,10 @@ from pathlib import Path
 import click
 
 from pipelines.casestore.cli import cases
+from pipelines.ingest import RejectedPartition
 from pipelines.night import BadInput, NightResult, backfill, run_night
+from pipelines.quality import CriticalExpectationFailed, NightValidation, check_night
+from pipelines.storage import open_storage
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -58,6 +61,9 @@ warehouse_opt = click.option("--warehouse", required=True,
 shards_opt = click.option("--shards", default=1, show_default=True, type=click.IntRange(1),
                           help="Reconcile in N customer shards, one after another "
                                "(bounds memory; the DAG runs them in parallel).")
+validate_opt = click.option("--validate/--no-validate", default=False, show_default=True,
+                            help="Run the data-quality suites after ingest; a critical failure "
+                                 "stops the night (exit 2).")
 db_opt = click.option("--db", "db_url", envvar="RECON_DB_URL", default=None,
                       help="Case store SQLAlchemy URL [env RECON_DB_URL; default: SQLite in "
                            "the warehouse].")
@@ -77,10 +83,12 @@ def main(verbose: bool) -> None:
 @click.option("--business-date", required=True, callback=_date)
 @db_opt
 @shards_opt
+@validate_opt
 def run(landing: str, warehouse: str, business_date: date, db_url: str | None,
-        shards: int) -> None:
+        shards: int, validate: bool) -> None:
     """Process one night: ingest, evaluate every rule, update cases, publish."""
-    result = _guarded(lambda: run_night(landing, warehouse, business_date, db_url, shards))
+    result = _guarded(lambda: run_night(landing, warehouse, business_date, db_url, shards,
+                                        validate))
     c = result.summary["cases"]
     click.echo(f"{business_date}: {c['published']} cases ({c['new']} new, {c['closed']} closed); "
                f"report: {result.report_uri}")
@@ -93,12 +101,55 @@ def run(landing: str, warehouse: str, business_date: date, db_url: str | None,
 @click.option("--end", required=True, callback=_date)
 @db_opt
 @shards_opt
+@validate_opt
 def backfill_cmd(landing: str, warehouse: str, start: date, end: date,
-                 db_url: str | None, shards: int) -> None:
+                 db_url: str | None, shards: int, validate: bool) -> None:
     """Run the nights from --start to --end in order."""
     results = _guarded(lambda: backfill(landing, warehouse, start, end, db_url, _progress,
-                                        shards))
+                                        shards, validate))
     click.echo(f"{len(results)} nights processed; last report: {results[-1].report_uri}")
+
+
+@main.command("validate")
+@landing_opt
+@warehouse_opt
+@click.option("--business-date", required=True, callback=_date)
+def validate_cmd(landing: str, warehouse: str, business_date: date) -> None:
+    """Run the data-quality suites on a night's ingested partitions (exit 2 if one fails)."""
+
+    def checked() -> NightValidation:
+        try:
+            return check_night(open_storage(landing), open_storage(warehouse), business_date)
+        except RejectedPartition as exc:
+            raise BadInput(business_date, [exc]) from exc
+
+    night = _guarded(checked)
+    click.echo(_quality_table(night))
+    click.echo(f"\ndata docs: {night.data_docs}")
+    if not night.success:
+        failed = CriticalExpectationFailed(list(night.outcomes.values()))
+        click.echo(f"error: business date {business_date}: {failed}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _quality_table(night: NightValidation) -> str:
+    lines = []
+    for source, outcome in night.outcomes.items():
+        s = outcome.statistics
+        verdict = "passed" if outcome.success else "FAILED"
+        lines.append(
+            f"{source} {night.business_date}: {verdict}, {s['failed']} of {s['expectations']} "
+            f"expectations failed; rows: {s['manifest_rows']} in the manifest, "
+            f"{s['rows_loaded']} loaded, {s['rows_quarantined']} quarantined"
+        )
+        rows = [("result", "severity", "expectation", "target", "observed")]
+        rows += [("pass" if c.success else "FAIL", c.severity, c.expectation, c.target, c.observed)
+                 for c in outcome.checks]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        lines += ["  " + "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)),
+                                    row[4]]) for row in rows]
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 @main.command()

@@ -31,6 +31,7 @@ from pipelines.ingest import (
     snapshot,
 )
 from pipelines.publish import money_by_currency, publish_night
+from pipelines.quality import CriticalExpectationFailed, night_quality, validate_night
 from pipelines.rules import NightInputs, evaluate
 from pipelines.rules.shards import shard_customers
 from pipelines.storage import Storage, open_storage, parquet_bytes
@@ -82,6 +83,18 @@ def ingest_night(landing: Storage, warehouse: Storage,
     for part in loaded.values():
         commit_partition(warehouse, part)
     return loaded
+
+
+def validate(landing: Storage, warehouse: Storage, business_date: date) -> dict:
+    """Data-quality validation of the night's ingested partitions (after ingest, before
+    reconcile); returns the run summary's "quality" section. A critical failure is BadInput."""
+    try:
+        return validate_night(landing, warehouse, business_date)
+    except CriticalExpectationFailed as exc:
+        raise BadInput(business_date, [exc]) from exc
+
+
+_validate_step = validate  # run_night's `validate` flag hides the step's name
 
 
 def night_inputs(warehouse: Storage, business_date: date, shard: int | None = None,
@@ -154,6 +167,9 @@ def publish(warehouse: Storage, business_date: date) -> NightResult:
     meta = json.loads(warehouse.read_bytes(f"{prefix}/outcome.json"))
     stats = {s: ingest_stats(warehouse, s, business_date) for s in SOURCES}
     summary = night_summary(business_date, meta, stats, cases)
+    quality = night_quality(warehouse, business_date)
+    if quality:
+        summary["quality"] = quality
     report = publish_night(warehouse, business_date, cases, summary)
     warehouse.delete_prefix(prefix)
     log.info("business date %s: %d cases published, report %s",
@@ -162,11 +178,17 @@ def publish(warehouse: Storage, business_date: date) -> NightResult:
 
 
 def run_night(landing_uri: str, warehouse_uri: str, business_date: date,
-              db_url: str | None = None, shards: int = 1) -> NightResult:
-    """Process one night (contract section 4, `recon run`); shards run one after another."""
+              db_url: str | None = None, shards: int = 1, validate: bool = False) -> NightResult:
+    """Process one night (contract section 4, `recon run`); shards run one after another.
+
+    With `validate`, the data-quality suites run after ingest; a critical failure stops the
+    night (BadInput) before anything is published.
+    """
     started = datetime.now(UTC)
     landing, warehouse = open_storage(landing_uri), open_storage(warehouse_uri)
     ingest_night(landing, warehouse, business_date)
+    if validate:
+        _validate_step(landing, warehouse, business_date)
     if shards == 1:
         reconcile(warehouse, business_date)
     else:
@@ -221,7 +243,7 @@ def business_dates(start: date, end: date) -> Iterator[date]:
 def backfill(landing_uri: str, warehouse_uri: str, start: date, end: date,
              db_url: str | None = None,
              progress: Callable[[int, int, NightResult, float], None] | None = None,
-             shards: int = 1) -> list[NightResult]:
+             shards: int = 1, validate: bool = False) -> list[NightResult]:
     """Run the nights from start to end in order; stops at the first failing night."""
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
@@ -229,7 +251,7 @@ def backfill(landing_uri: str, warehouse_uri: str, start: date, end: date,
     results = []
     for i, day in enumerate(days, 1):
         t0 = time.perf_counter()
-        results.append(run_night(landing_uri, warehouse_uri, day, db_url, shards))
+        results.append(run_night(landing_uri, warehouse_uri, day, db_url, shards, validate))
         if progress:
             progress(i, len(days), results[-1], time.perf_counter() - t0)
     return results

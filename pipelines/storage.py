@@ -1,4 +1,4 @@
-"""One storage interface for landing zones and warehouses: local folders now, S3 next.
+"""One storage interface for landing zones and warehouses: local folders and S3 prefixes.
 
 Every path handed to a `Storage` is a '/'-separated key relative to its root URI.
 """
@@ -98,10 +98,17 @@ class LocalStorage:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def open_storage(uri: str) -> Storage:
-    """The storage behind a URI: a local path (S3 prefixes arrive with the S3 backend)."""
+def open_storage(uri: str, **s3_options: str | None) -> Storage:
+    """The storage behind a URI: `s3://bucket/prefix` or a local path (or `file://` URI).
+
+    `s3_options` (endpoint_url, region, aws_access_key_id, aws_secret_access_key,
+    aws_session_token) go to S3Storage and override the AWS environment; local paths
+    ignore them.
+    """
     if uri.startswith("s3://"):
-        raise NotImplementedError("s3:// URIs are not supported yet")
+        from pipelines.s3storage import S3Storage  # boto3 only when S3 is used
+
+        return S3Storage(uri, **s3_options)
     if "://" in uri and not uri.startswith("file://"):
         raise ValueError(f"unsupported storage URI: {uri}")
     return LocalStorage(uri.removeprefix("file://"))

@@ -1,7 +1,8 @@
-"""Shared fixtures: a throwaway PostgreSQL database."""
+"""Shared fixtures: a throwaway PostgreSQL database, a moto S3 server and fresh buckets."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -55,3 +56,45 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """Endpoint URL of a moto S3 server on 127.0.0.1 (a free port), for the whole session.
+
+    The AWS environment points at it (AWS_ENDPOINT_URL, test credentials, us-east-1) and
+    ignores any AWS config or profile of the machine, until the session ends.
+    """
+    from moto.server import ThreadedMotoServer
+
+    requests_log = logging.getLogger("werkzeug")  # one INFO line per request otherwise
+    level = requests_log.level
+    requests_log.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_CONFIG_FILE", os.devnull)
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        env.setenv("AWS_ENDPOINT_URL", endpoint)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        try:
+            yield endpoint
+        finally:
+            server.stop()
+            requests_log.setLevel(level)
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> str:
+    """`s3://name` of a fresh, empty bucket on the moto server."""
+    import boto3
+
+    name = f"recon-test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=name)
+    return f"s3://{name}"

@@ -1,0 +1,29 @@
+"""Data quality: Great Expectations suites (repository folder `expectations/`) run on every
+landing partition, results and Data Docs kept in the warehouse for auditors.
+
+    validate_night(landing, warehouse, business_date)  # after ingest, before reconcile
+
+great_expectations is imported only when a validation runs (it takes seconds to import).
+"""
+
+from pipelines.quality.validate import (
+    Check,
+    CriticalExpectationFailed,
+    NightValidation,
+    ValidationOutcome,
+    check_night,
+    night_quality,
+    validate_night,
+    validate_source,
+)
+
+__all__ = [
+    "Check",
+    "CriticalExpectationFailed",
+    "NightValidation",
+    "ValidationOutcome",
+    "check_night",
+    "night_quality",
+    "validate_night",
+    "validate_source",
+]

@@ -1,0 +1,149 @@
+"""docker/: the compose file and the Dockerfile refer to files that exist, wire every setting
+the DAG reads, and run commands Airflow knows (no Docker engine needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from pipelines.airflow_config import AWS_CONN_ID, DB_CONN_ID
+
+REPO = Path(__file__).resolve().parents[1]
+DOCKER = REPO / "docker"
+COMPOSE = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+SERVICES = COMPOSE["services"]
+AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler",
+                    "airflow-dag-processor", "airflow-triggerer", "airflow-worker")
+# Read by the code, but compose wires the case store through the recon_db connection instead.
+FALLBACK_ONLY = {"RECON_DB_URL"}
+OPTIONAL = {"RECON_ALERT_WEBHOOK"}
+# Subcommands of `airflow celery`, which the Celery provider adds: the Airflow image ships
+# it; this test environment may not.
+CELERY_SUBCOMMANDS = {"worker", "flower", "stop"}
+
+
+def default(value: str) -> str:
+    """The value compose uses when `${NAME:-default}` is not overridden."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+
+
+def env_read_by_code() -> set[str]:
+    names = set()
+    for path in [*REPO.glob("dags/**/*.py"), *REPO.glob("pipelines/**/*.py")]:
+        names |= set(re.findall(r"\bRECON_[A-Z_]+\b", path.read_text()))
+    conns = {f"AIRFLOW_CONN_{c.upper()}" for c in (AWS_CONN_ID, DB_CONN_ID)}
+    return names - FALLBACK_ONLY | conns
+
+
+def test_the_stack_has_every_service():
+    assert set(AIRFLOW_SERVICES) | {"postgres", "redis", "minio", "minio-init"} <= set(SERVICES)
+    assert SERVICES["airflow-worker"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert urlsplit(SERVICES["airflow-worker"]["environment"]["AIRFLOW__CELERY__BROKER_URL"]
+                    ).hostname == "redis"
+
+
+def test_build_context_dockerfile_and_mounts_exist():
+    for name in AIRFLOW_SERVICES:
+        build = SERVICES[name]["build"]
+        context = (DOCKER / build["context"]).resolve()
+        assert context == REPO
+        assert (context / build["dockerfile"]).is_file()
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith((".", "/")):
+                assert (DOCKER / source).exists(), f"{name} mounts missing {source}"
+            else:
+                assert source in COMPOSE["volumes"], f"{name}: undeclared volume {source}"
+
+
+def test_dockerfile_copies_files_that_exist():
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert re.search(r"^FROM apache/airflow:3\.3\.2-python3\.11$", dockerfile, re.M)
+    assert "-c constraints.txt" in dockerfile
+    copied = []
+    for line in re.findall(r"^COPY (.+)$", dockerfile, re.M):
+        args = [a for a in line.split() if not a.startswith("--")]
+        copied += args[:-1]
+    assert {"pipelines", "expectations", "dags", "constraints.txt"} <= set(copied)
+    for source in copied:
+        assert (REPO / source).exists(), source
+    ignored = (DOCKER / "Dockerfile.dockerignore").read_text()
+    for source in copied:
+        assert f"!{source}" in ignored, f"{source} is excluded from the build context"
+
+
+def test_every_setting_the_dag_reads_is_wired_into_airflow():
+    needed = env_read_by_code()
+    assert {"RECON_LANDING", "RECON_WAREHOUSE", "AIRFLOW_CONN_AWS_DEFAULT",
+            "AIRFLOW_CONN_RECON_DB"} <= needed
+    for name in AIRFLOW_SERVICES:
+        env = SERVICES[name]["environment"]
+        assert needed <= set(env), f"{name} lacks {sorted(needed - set(env))}"
+        for var in needed - OPTIONAL:
+            assert default(env[var]), f"{name}: {var} has no default"
+
+
+def test_connections_and_uris_point_at_the_stack():
+    env = SERVICES["airflow-worker"]["environment"]
+    buckets = default(SERVICES["minio-init"]["command"][0])
+    for var in ("RECON_LANDING", "RECON_WAREHOUSE"):
+        bucket = urlsplit(default(env[var])).netloc
+        assert f"recon/{bucket}" in buckets, f"{var}: bucket {bucket} is never created"
+    aws = urlsplit(default(env["AIRFLOW_CONN_AWS_DEFAULT"]))
+    assert aws.scheme == "aws"
+    endpoint = urlsplit(parse_qs(aws.query)["endpoint_url"][0])
+    assert endpoint.hostname in SERVICES and endpoint.hostname == "minio"
+    db = urlsplit(default(env["AIRFLOW_CONN_RECON_DB"]))
+    assert db.hostname == "postgres" and db.hostname in SERVICES
+    init_sql = (DOCKER / "postgres" / "init-recon.sql").read_text()
+    assert f"CREATE DATABASE {db.path.lstrip('/')} OWNER {db.username}" in init_sql
+    assert f"CREATE ROLE {db.username} LOGIN PASSWORD '{db.password}'" in init_sql
+
+
+PARSE_CLI = r"""
+import json, sys
+from airflow.cli.cli_parser import get_parser
+
+parser, result = get_parser(), {}
+for argv in json.loads(sys.argv[1]):
+    try:
+        parser.parse_args(argv)
+        result[" ".join(argv)] = "ok"
+    except SystemExit:
+        result[" ".join(argv)] = "invalid"
+print("CLI " + json.dumps(result))
+"""
+
+
+def airflow_commands() -> list[list[str]]:
+    """Each Airflow service's command and `airflow ...` healthcheck, as argv without `airflow`."""
+    commands = []
+    for name in AIRFLOW_SERVICES:
+        commands.append(SERVICES[name]["command"])
+        test = SERVICES[name].get("healthcheck", {}).get("test", [])
+        if test[:1] == ["CMD-SHELL"] and test[1].startswith("airflow "):
+            commands.append(test[1].split()[1:])
+    return commands
+
+
+def test_commands_are_airflow_commands(tmp_path):
+    commands = airflow_commands()
+    assert ["celery", "worker"] in commands
+    local = [c for c in commands if c[0] != "celery"]
+    proc = subprocess.run([sys.executable, "-c", PARSE_CLI, json.dumps(local)],
+                          env={"AIRFLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("CLI "))
+    assert json.loads(line.removeprefix("CLI ")) == {" ".join(c): "ok" for c in local}
+    for command in commands:
+        if command[0] == "celery":
+            assert command[1] in CELERY_SUBCOMMANDS
+

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
-from pipelines.casestore import open_store
+from pipelines.casestore import case_store_url, open_store
 from pipelines.catalogue import CATALOGUE_VERSION, RULE_SPECS
 from pipelines.contract import CONTRACT_VERSION, SOURCES
 from pipelines.ingest import (
@@ -85,7 +85,7 @@ def ingest_night(landing: Storage, warehouse: Storage,
     return loaded
 
 
-def validate(landing: Storage, warehouse: Storage, business_date: date) -> dict:
+def validate_quality(landing: Storage, warehouse: Storage, business_date: date) -> dict:
     """Data-quality validation of the night's ingested partitions (after ingest, before
     reconcile); returns the run summary's "quality" section. A critical failure is BadInput."""
     try:
@@ -94,7 +94,6 @@ def validate(landing: Storage, warehouse: Storage, business_date: date) -> dict:
         raise BadInput(business_date, [exc]) from exc
 
 
-_validate_step = validate  # run_night's `validate` flag hides the step's name
 
 
 def night_inputs(warehouse: Storage, business_date: date, shard: int | None = None,
@@ -185,10 +184,11 @@ def run_night(landing_uri: str, warehouse_uri: str, business_date: date,
     night (BadInput) before anything is published.
     """
     started = datetime.now(UTC)
+    db_url = case_store_url(db_url, warehouse_uri)  # fail before writing anything
     landing, warehouse = open_storage(landing_uri), open_storage(warehouse_uri)
     ingest_night(landing, warehouse, business_date)
     if validate:
-        _validate_step(landing, warehouse, business_date)
+        validate_quality(landing, warehouse, business_date)
     if shards == 1:
         reconcile(warehouse, business_date)
     else:

@@ -22,6 +22,7 @@ from test_ingest import BD, PREFIX, billing_row, csv_bytes, land
 from pipelines.cli import main
 from pipelines.generator import generate
 from pipelines.ingest import RejectedPartition, load_partition
+from pipelines.night import backfill
 from pipelines.s3storage import S3Storage
 from pipelines.storage import LocalStorage, open_storage, parquet_bytes
 
@@ -198,12 +199,17 @@ def invoke(*args: str):
 
 @pytest.fixture(scope="module")
 def generated_on_s3(s3_server, tmp_path_factory):
-    """A generated landing zone (60 customers, 75 days) uploaded to a bucket of its own."""
+    """A generated world (60 customers, 75 days) on a bucket of its own: the landing zone,
+    and a warehouse holding every night but the last two (backfilled locally, for speed)."""
     root = tmp_path_factory.mktemp("s3_world")
     generated = generate(root / "landing", seed=5, customers=60, start=date(2024, 1, 1), days=75)
+    dates = generated.business_dates
+    backfill(str(root / "landing"), str(root / "warehouse"), dates[0], dates[-3],
+             f"sqlite:///{root / 'recon.db'}")
     bucket = f"recon-world-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
     upload(root / "landing", f"s3://{bucket}/landing")
+    upload(root / "warehouse", f"s3://{bucket}/warehouse")
     return root, generated, f"s3://{bucket}"
 
 
@@ -211,7 +217,7 @@ def test_backfill_on_s3_publishes_the_ground_truth(generated_on_s3):
     root, generated, bucket = generated_on_s3
     dates = generated.business_dates
     result = invoke("backfill", "--landing", f"{bucket}/landing",
-                    "--warehouse", f"{bucket}/warehouse", "--start", str(dates[0]),
+                    "--warehouse", f"{bucket}/warehouse", "--start", str(dates[-2]),
                     "--end", str(dates[-1]), "--db", f"sqlite:///{root / 'recon.db'}")
     assert result.exit_code == 0, result.output
     assert f"last report: {bucket}/warehouse/cases/business_date={dates[-1]}/report.html" \

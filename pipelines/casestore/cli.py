@@ -38,14 +38,21 @@ def default_db_url(warehouse: str | None = None) -> str:
     """SQLite file `<warehouse>/recon.db`; warehouse defaults to $RECON_WAREHOUSE, ./warehouse."""
     root = warehouse or os.environ.get("RECON_WAREHOUSE") or "./warehouse"
     if root.startswith("s3://"):
-        raise ValueError(f"no default case store for warehouse {root}: set RECON_DB_URL")
+        raise ValueError(
+            f"no default case store for warehouse {root}: give --db or set RECON_DB_URL"
+        )
     path = Path(root.removeprefix("file://")).expanduser().resolve() / "recon.db"
     return f"sqlite:///{path}"
 
 
+def case_store_url(db_url: str | None = None, warehouse: str | None = None) -> str:
+    """`db_url`, else $RECON_DB_URL, else `default_db_url(warehouse)`."""
+    return db_url or os.environ.get("RECON_DB_URL") or default_db_url(warehouse)
+
+
 def open_store(db_url: str | None = None, warehouse: str | None = None) -> CaseStore:
-    """The case store at `db_url`, else $RECON_DB_URL, else `default_db_url(warehouse)`."""
-    return CaseStore(db_url or os.environ.get("RECON_DB_URL") or default_db_url(warehouse))
+    """The case store at `case_store_url(db_url, warehouse)`."""
+    return CaseStore(case_store_url(db_url, warehouse))
 
 
 def _store_options(command: Callable[..., None]) -> Callable[..., None]:

@@ -1,8 +1,10 @@
 """CHARGE_AFTER_DEACTIVATION: recurring charges for days on or after a SIM's deactivation.
 
 The prorated share (amount × inactive days ÷ period days) is a fraction of a cent in
-general, so the net of credits is computed exactly with `Fraction` on the few candidate
-lines that polars has already narrowed down.
+general. Per case key, polars sums the numerators (cents × inactive days) and compares
+`numerators + credits × period_days > 0.01 × period_days` in exact integers when the
+key's lines share one period length; the rare keys mixing period lengths, and the
+rounding of the fired keys' amounts, use `Fraction`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
             ).dt.total_days() + 1,
             period_days=(pl.col("period_end") - pl.col("period_start")).dt.total_days() + 1,
         )
+        .with_columns(numerator=pl.col("cents") * pl.col("inactive_days"))
     )
     spans = charged.select(
         "iccid", "currency", key_start="period_start", line_end="period_end"
@@ -44,62 +47,50 @@ def detect(night: NightInputs) -> pl.DataFrame:
             & (pl.col("period_end") >= pl.col("key_start"))
         )
         .unique(subset=["iccid", "key_start", "line_id"])
-        .select(
-            "iccid", "key_start", "line_id", "invoice_id", "period_start", "period_end",
-            "amount", "cents",
+        .group_by("iccid", "key_start")
+        .agg(
+            credit_cents=pl.col("cents").sum(),
+            credits=pl.struct("line_id", "invoice_id", "period_start", "period_end", "amount")
+            .sort_by("line_id"),
         )
+        .rename({"key_start": "period_start"})
     )
-    lines, credit_rows = pl.collect_all([charged, credits])
-    return finish(RULE_ID, _net_of_credits(lines, credit_rows))
-
-
-def _net_of_credits(lines: pl.DataFrame, credits: pl.DataFrame) -> pl.DataFrame:
-    """One row per case key whose exact net exceeds the threshold."""
-    credit_by_key: dict[tuple, list[dict]] = {}
-    for c in credits.sort("line_id").iter_rows(named=True):
-        credit_by_key.setdefault((c["iccid"], c["key_start"]), []).append(c)
-    rows = []
-    for (iccid, start), group in lines.sort("line_id").group_by(KEY, maintain_order=True):
-        first = group.row(0, named=True)
-        if group["currency"].n_unique() != 1:
-            continue
-        prorated = sum(
-            (Fraction(r["cents"] * r["inactive_days"], r["period_days"])
-             for r in group.iter_rows(named=True)),
-            Fraction(0),
+    by_line = pl.col("line_id")
+    keys = (
+        charged.group_by(KEY)
+        .agg(
+            *(pl.col(c).sort_by(by_line).first() for c in (
+                "customer_id", "account_id", "msisdn", "invoice_id", "currency", "deact_date",
+                "status")),
+            period_end=pl.col("period_end").max(),
+            inactive_days=pl.col("inactive_days").max(),
+            currencies=pl.col("currency").n_unique(),
+            period_days=pl.col("period_days").first(),
+            period_lengths=pl.col("period_days").n_unique(),
+            numerator=pl.col("numerator").sum(),
+            shares=pl.struct("numerator", "period_days"),
+            lines=pl.struct("line_id", "invoice_id", "bill_run_id", "period_start",
+                            "period_end", "amount", "inactive_days", "period_days")
+            .sort_by(by_line),
         )
-        key_credits = credit_by_key.get((iccid, start), [])
-        net = prorated + sum(c["cents"] for c in key_credits)
-        if net <= THRESHOLD_CENTS:
-            continue
-        inactive = max(group["inactive_days"])
-        rows.append({
-            "iccid": iccid,
-            "period_start": start,
-            "period_end": max(group["period_end"]),
-            "customer_id": first["customer_id"],
-            "account_id": first["account_id"],
-            "msisdn": first["msisdn"],
-            "invoice_id": first["invoice_id"],
-            "currency": first["currency"],
-            "cents": round_half_even(net),
-            "inactive_days": inactive,
-            "deact_date": first["deact_date"],
-            "status": first["status"],
-            "lines": group.select(
-                "line_id", "invoice_id", "bill_run_id", "period_start", "period_end",
-                "amount", "inactive_days", "period_days",
-            ).to_dicts(),
-            "credits": [
-                {k: c[k] for k in ("line_id", "invoice_id", "period_start", "period_end",
-                                   "amount")}
-                for c in key_credits
-            ],
-        })
-    if not rows:
-        return pl.DataFrame()
-    frame = pl.DataFrame(rows)
-    return frame.with_columns(
+        .filter(pl.col("currencies") == 1)
+        .join(credits, on=KEY, how="left")
+        .with_columns(pl.col("credit_cents").fill_null(0))
+        .filter(
+            (pl.col("period_lengths") > 1)
+            | (pl.col("numerator") + pl.col("credit_cents") * pl.col("period_days")
+               > THRESHOLD_CENTS * pl.col("period_days"))
+        )
+        .collect()
+    )
+    nets = [_net(row) for row in keys.select("shares", "credit_cents").iter_rows(named=True)]
+    above = [net > THRESHOLD_CENTS for net in nets]
+    cases = keys.filter(pl.Series(above, dtype=pl.Boolean)).with_columns(
+        cents=pl.Series([round_half_even(n) for n, a in zip(nets, above, strict=True) if a],
+                        dtype=pl.Int64),
+        credits=pl.col("credits").fill_null([]),
+    )
+    return finish(RULE_ID, cases.with_columns(
         evidence=pl.struct(
             sim=pl.struct("iccid", "status", deactivated_on="deact_date"),
             lines="lines",
@@ -113,4 +104,12 @@ def _net_of_credits(lines: pl.DataFrame, credits: pl.DataFrame) -> pl.DataFrame:
             pl.col("cents").cast(pl.Decimal(18, 2)) / 100, "currency", "inactive_days",
             "period_start", "period_end",
         ),
+    ))
+
+
+def _net(row: dict) -> Fraction:
+    """The exact net in cents: prorated shares of the key's lines plus its credits."""
+    return sum(
+        (Fraction(s["numerator"], s["period_days"]) for s in row["shares"]),
+        Fraction(row["credit_cents"]),
     )

@@ -13,6 +13,7 @@ from pipelines.rules.inputs import NightInputs
 
 RULE_ID = "DUPLICATE_RECURRING_CHARGE"
 SIM = ["iccid", "currency"]
+DAY_SPAN = 10_000_000  # more days than any date's ordinal: keeps each SIM's tags apart
 
 
 def detect(night: NightInputs) -> pl.DataFrame:
@@ -21,18 +22,24 @@ def detect(night: NightInputs) -> pl.DataFrame:
         # A SIM's whole chain is judged by every shard owning one of its lines.
         owned = night.own(recurring).select("iccid").unique()
         recurring = recurring.join(owned, on="iccid", how="semi")
+    # One pass over the lines sorted by SIM and start: a running maximum of period_end,
+    # tagged with the SIM's ordinal so it never reaches across SIMs, says whether a line
+    # starts a new group. Only groups of two or more lines go on to the aggregation.
+    start, end = (pl.col(c).to_physical().cast(pl.Int64) for c in ("period_start", "period_end"))
+    new_sim = (pl.col("iccid") != pl.col("iccid").shift(1)) | (
+        pl.col("currency") != pl.col("currency").shift(1)
+    )
+    sim_tag = new_sim.fill_null(True).cum_sum().cast(pl.Int64) * DAY_SPAN
     lines = (
-        recurring
-        .sort([*SIM, "period_start", "period_end", "line_id"])
-        .with_columns(
-            reach=pl.col("period_end").to_physical().cum_max().shift(1).over(SIM),
-        )
+        recurring.sort([*SIM, "period_start", "period_end", "line_id"])
+        .with_columns(sim_tag=sim_tag)
+        .with_columns(reach=(pl.col("sim_tag") + end).cum_max().shift(1))
         .with_columns(
             group=(
-                pl.col("reach").is_null()
-                | (pl.col("period_start").to_physical() > pl.col("reach"))
-            ).cum_sum().over(SIM),
+                pl.col("reach").is_null() | (pl.col("sim_tag") + start > pl.col("reach"))
+            ).cum_sum()
         )
+        .filter(pl.col("group").is_duplicated())
     )
     groups = (
         lines.group_by([*SIM, "group"])

@@ -24,14 +24,16 @@ def detect(night: NightInputs) -> pl.DataFrame:
         recurring = recurring.join(owned, on="iccid", how="semi")
     # One pass over the lines sorted by SIM and start: a running maximum of period_end,
     # tagged with the SIM's ordinal so it never reaches across SIMs, says whether a line
-    # starts a new group. Only groups of two or more lines go on to the aggregation.
+    # starts a new group. Only the keys are sorted; only lines of groups of two or more
+    # are joined back for the aggregation.
     start, end = (pl.col(c).to_physical().cast(pl.Int64) for c in ("period_start", "period_end"))
     new_sim = (pl.col("iccid") != pl.col("iccid").shift(1)) | (
         pl.col("currency") != pl.col("currency").shift(1)
     )
     sim_tag = new_sim.fill_null(True).cum_sum().cast(pl.Int64) * DAY_SPAN
-    lines = (
-        recurring.sort([*SIM, "period_start", "period_end", "line_id"])
+    grouped = (
+        recurring.select("line_id", *SIM, "period_start", "period_end")
+        .sort([*SIM, "period_start", "period_end", "line_id"])
         .with_columns(sim_tag=sim_tag)
         .with_columns(reach=(pl.col("sim_tag") + end).cum_max().shift(1))
         .with_columns(
@@ -40,7 +42,9 @@ def detect(night: NightInputs) -> pl.DataFrame:
             ).cum_sum()
         )
         .filter(pl.col("group").is_duplicated())
+        .select("line_id", "group")
     )
+    lines = recurring.join(grouped, on="line_id")
     groups = (
         lines.group_by([*SIM, "group"])
         .agg(

@@ -68,11 +68,15 @@ class NightInputs:
             )
         )
 
-    def agreed_fees_on(self, day: date) -> pl.LazyFrame:
-        """Per msisdn: the fee of its latest contract action on or before `day`."""
-        return latest(
-            self.contract_actions().filter(pl.col("tx_date") <= day), "msisdn"
-        ).select("msisdn", "fee_cents", "fee_currency", fee_transaction_id="transaction_id")
+    def agreed_fees_on(self, day: date, msisdns: pl.LazyFrame | None = None) -> pl.LazyFrame:
+        """Per msisdn (of `msisdns`, default all): the fee of its latest contract action on
+        or before `day`."""
+        actions = self.contract_actions().filter(pl.col("tx_date") <= day)
+        if msisdns is not None:
+            actions = actions.join(msisdns, on="msisdn", how="semi")
+        return latest(actions, "msisdn").select(
+            "msisdn", "fee_cents", "fee_currency", fee_transaction_id="transaction_id"
+        )
 
 
 def cents(column: str) -> pl.Expr:

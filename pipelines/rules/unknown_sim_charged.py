@@ -15,13 +15,12 @@ def detect(night: NightInputs) -> pl.DataFrame:
     sims = night.inventory.select(
         "iccid", inv_account="account_id", inv_status="status", in_inventory=pl.lit(True)
     )
+    known = night.inventory.select("iccid", "account_id").drop_nulls()
     fired = (
         night.own(night.billing).filter(pl.col("iccid").is_not_null())
+        .join(known, on=["iccid", "account_id"], how="anti")
         .with_columns(cents=cents("amount"))
         .join(sims, on="iccid", how="left")
-        .filter(
-            pl.col("inv_account").is_null() | (pl.col("inv_account") != pl.col("account_id"))
-        )
         .select(
             *KEY, "period_start", "period_end", "customer_id", "account_id", "msisdn",
             "currency", "cents", "line_id", "inv_account", "inv_status",

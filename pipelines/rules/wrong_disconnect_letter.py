@@ -7,6 +7,8 @@ their commitment (see `raised_commitment`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import polars as pl
 
 from pipelines.contract import CONTRACT_ACTIONS
@@ -59,9 +61,18 @@ def raised_commitment(night: NightInputs) -> pl.LazyFrame:
 
 
 def detect(night: NightInputs) -> pl.DataFrame:
+    letters = night.own(night.letters).filter(
+        pl.col("letter_type").is_in(["disconnect_save", "winback"])
+        & ~pl.col("trigger_reason").is_in(["disconnect_request", "port_out_request"])
+    )
+    # Only the recipients of such letters are judged: narrow the history to them first.
+    recipients = letters.select("customer_id").unique()
+    theirs = replace(
+        night, transactions=night.transactions.join(recipients, on="customer_id", how="semi")
+    )
     window_start = night.days_before(WINDOW_DAYS - 1)
     departed_lines = (
-        night.actions()
+        theirs.actions()
         .filter(
             pl.col("action").is_in(LEAVING)
             & pl.col("tx_date").is_between(window_start, night.business_date)
@@ -69,9 +80,10 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .group_by("customer_id")
         .agg(leaving_transactions=pl.col("transaction_id").sort())
     )
-    raised = raised_commitment(night).with_columns(raised=pl.lit(True))
-    fees = night.agreed_fees_on(night.business_date)
-    active = customers_with_active_sims(night)
+    raised = raised_commitment(theirs).with_columns(raised=pl.lit(True))
+    active = customers_with_active_sims(night).join(recipients, on="customer_id", how="semi")
+    active_msisdns = active.select(msisdn="active_msisdns").explode("msisdn")
+    fees = night.agreed_fees_on(night.business_date, active_msisdns)
     exposure = (
         active.select("customer_id", msisdn="active_msisdns")
         .explode("msisdn")
@@ -84,11 +96,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
         )
     )
     fired = (
-        night.own(night.letters).filter(
-            pl.col("letter_type").is_in(["disconnect_save", "winback"])
-            & ~pl.col("trigger_reason").is_in(["disconnect_request", "port_out_request"])
-        )
-        .join(active, on="customer_id")
+        letters.join(active, on="customer_id")
         .join(departed_lines, on="customer_id", how="left")
         .join(raised, on="customer_id", how="left")
         .with_columns(raised=pl.col("raised").fill_null(False))

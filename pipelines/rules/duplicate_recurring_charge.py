@@ -27,13 +27,17 @@ def detect(night: NightInputs) -> pl.DataFrame:
     # starts a new group. Only the keys are sorted; only lines of groups of two or more
     # are joined back for the aggregation.
     start, end = (pl.col(c).to_physical().cast(pl.Int64) for c in ("period_start", "period_end"))
-    new_sim = (pl.col("iccid") != pl.col("iccid").shift(1)) | (
-        pl.col("currency") != pl.col("currency").shift(1)
-    )
+    sim_key = ["iccid_head", "iccid_tail", "currency"]
+    new_sim = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1) for c in sim_key)
     sim_tag = new_sim.fill_null(True).cum_sum().cast(pl.Int64) * DAY_SPAN
     grouped = (
-        recurring.select("line_id", *SIM, "period_start", "period_end")
-        .sort([*SIM, "period_start", "period_end", "line_id"])
+        recurring.select(
+            "line_id", "currency", "period_start", "period_end",
+            # ICCIDs are 19-20 digits (checked at ingest): sort on two integers, not text.
+            iccid_head=pl.col("iccid").str.slice(0, 18).cast(pl.Int64),
+            iccid_tail=pl.concat_str(pl.lit("1"), pl.col("iccid").str.slice(18)).cast(pl.Int64),
+        )
+        .sort([*sim_key, "period_start", "period_end"])
         .with_columns(sim_tag=sim_tag)
         .with_columns(reach=(pl.col("sim_tag") + end).cum_max().shift(1))
         .with_columns(

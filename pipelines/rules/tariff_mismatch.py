@@ -25,16 +25,15 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .agg(pl.all().last())
         .sort("tx_date")
     )
-    lines = (
-        night.own(night.lines("recurring"))
-        .filter(
-            pl.col("msisdn").is_not_null()
-            & (pl.col("period_end") == full_period_end(pl.col("period_start")))
-        )
-        .sort("period_start")
+    lines = night.own(night.lines("recurring")).filter(
+        pl.col("msisdn").is_not_null()
+        & (pl.col("period_end") == full_period_end(pl.col("period_start")))
     )
-    fired = (
-        lines.join_asof(
+    # Sort and as-of join only the narrow columns; the firing lines get the rest back.
+    mismatched = (
+        lines.select("line_id", "msisdn", "period_start", "cents", "currency")
+        .sort("period_start")
+        .join_asof(
             fees, left_on="period_start", right_on="tx_date", by="msisdn", strategy="backward",
             check_sortedness=False,
         )
@@ -43,6 +42,10 @@ def detect(night: NightInputs) -> pl.DataFrame:
             & (pl.col("fee_currency") == pl.col("currency"))
             & ((pl.col("cents") - pl.col("fee_cents")).abs() > THRESHOLD_CENTS)
         )
+        .select("line_id", "fee_cents", "tx_date", "transaction_id")
+    )
+    fired = (
+        lines.join(mismatched, on="line_id")
         .select(
             *KEY, "period_end", "customer_id", "account_id", "iccid", "invoice_id",
             "currency", "line_id", "fee_cents",

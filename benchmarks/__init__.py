@@ -1,0 +1,1 @@
+"""Benchmarks: generated data, the engine against DuckDB and pandas baselines (not product code)."""

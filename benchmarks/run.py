@@ -1,0 +1,341 @@
+"""Benchmarks side by side: the engine's bill-run night and rules against DuckDB and pandas.
+
+    python -m benchmarks.run --profile 100k|1m|5m [--data DIR] [--rules-only] [--json OUT]
+
+Generates the profile's data (or reuses it, see benchmarks/datagen.py), then measures, each
+run in its own subprocess (so peak RSS is per measurement; times exclude interpreter start
+and imports): the engine's night end to end (`run_night`, fresh SQLite case store, split into
+ingest / rules / case store / publish), each engine rule alone and all of them, the DuckDB
+baseline (all rules and each rule) and the pandas baseline (all rules). Reports the median
+wall time (and CPU time) of N runs, the peak RSS (VmHWM) and input rows per second, checks
+that DuckDB and pandas find exactly the engine's cases (ids and amounts) and that the night
+finds exactly the planted cases, and writes benchmarks/results/<profile>.json. A run that
+fails (e.g. killed out of memory) is reported and the rest goes on. Exits 1 when an output
+differs or a measurement failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from benchmarks import datagen
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NIGHT_STEPS = ("ingest_night", "reconcile", "update_cases", "publish")
+STEP_NAMES = {"ingest_night": "ingest", "reconcile": "rules", "update_cases": "case store",
+              "publish": "publish"}
+
+
+# -- the measured work, run in a child process ---------------------------------------------
+
+
+def _peak_rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _as_cases(frame: pl.DataFrame) -> pl.DataFrame:
+    """What the implementations are compared on: case id, rule and amount as text."""
+    return frame.select(pl.col("case_id"), pl.col("rule_id"),
+                        pl.col("amount_at_risk").cast(pl.String))
+
+
+def worker(kind: str, data: Path, rule: str | None, out: Path, shards: int = 1) -> dict:
+    """One measurement; writes the cases found to `out` (Parquet) and returns its figures."""
+    day = datagen.NIGHT
+    warehouse = data / "warehouse"
+    rules = [rule] if rule else None
+    steps: dict[str, float] = {}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_start = usage.ru_utime + usage.ru_stime
+    if kind == "night":
+        import pipelines.night as night
+
+        for name in NIGHT_STEPS:
+            setattr(night, name, _timed(getattr(night, name), STEP_NAMES[name], steps))
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            night.run_night(str(data / "landing"), str(warehouse), day,
+                            db_url=f"sqlite:///{tmp}/recon.db", shards=shards)
+            seconds = time.perf_counter() - t0
+        cases = pl.read_parquet(warehouse / f"cases/business_date={day}/cases.parquet")
+    elif kind == "engine":
+        from pipelines.night import night_inputs
+        from pipelines.rules import evaluate
+        from pipelines.storage import LocalStorage
+
+        t0 = time.perf_counter()
+        cases = evaluate(night_inputs(LocalStorage(warehouse), day), rules)
+        seconds = time.perf_counter() - t0
+    elif kind == "duckdb":
+        from benchmarks.baselines import duckdb_rules
+
+        t0 = time.perf_counter()
+        cases = duckdb_rules.evaluate(warehouse, day, rules)
+        seconds = time.perf_counter() - t0
+    elif kind == "pandas":
+        from benchmarks.baselines import pandas_rules
+
+        t0 = time.perf_counter()
+        cases = pl.from_pandas(pandas_rules.evaluate(warehouse, day, rules))
+        seconds = time.perf_counter() - t0
+    else:
+        raise ValueError(f"unknown measurement {kind}")
+    _as_cases(cases).write_parquet(out)
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    return {"seconds": seconds, "cpu_seconds": cpu.ru_utime + cpu.ru_stime - cpu_start,
+            "steps": steps, "peak_rss_kib": _peak_rss_kib()}
+
+
+def _timed(fn, name: str, steps: dict[str, float]):
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            steps[name] = steps.get(name, 0.0) + time.perf_counter() - t0
+
+    return wrapper
+
+
+def ensure_night_ingested(data: Path) -> None:
+    """The rules-only measurements read the night from the curated history: if it is not
+    there yet, ingest it (in a child process, so the parent stays small)."""
+    curated = data / f"warehouse/curated/billing_lines/business_date={datagen.NIGHT}"
+    if not curated.exists():
+        code = ("import sys; from pipelines.night import ingest_night; "
+                "from pipelines.storage import LocalStorage; from benchmarks import datagen; "
+                "ingest_night(LocalStorage(sys.argv[1] + '/landing'), "
+                "LocalStorage(sys.argv[1] + '/warehouse'), datagen.NIGHT)")
+        subprocess.run([sys.executable, "-c", code, str(data)], cwd=ROOT, check=True)
+
+
+# -- the parent: data, repetitions, checks, table ------------------------------------------
+
+
+def measure(kind: str, data: Path, rule: str | None, repeat: int, out_dir: Path,
+            shards: int = 1) -> dict:
+    """Median seconds of `repeat` child runs, max peak RSS, the cases of the last run;
+    {"failed": why} when a run fails (the benchmark goes on)."""
+    runs = []
+    out = out_dir / f"{kind}-{rule or 'all'}.parquet"
+    for _ in range(repeat):
+        load = os.getloadavg()[0]
+        cmd = [sys.executable, "-m", "benchmarks.run", "--worker", kind, "--data", str(data),
+               "--out", str(out), "--shards", str(shards)] + (["--rule", rule] if rule else [])
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            why = (f"killed by signal {-done.returncode} (out of memory?)"
+                   if done.returncode < 0 else f"exit code {done.returncode}")
+            print(f"  {kind} {rule or 'all rules'}: FAILED, {why}\n{done.stderr[-2000:]}",
+                  flush=True)
+            return {"failed": why, "stderr": done.stderr[-2000:], "load1_before": [load]}
+        runs.append({**json.loads(done.stdout.strip().splitlines()[-1]), "load1": load})
+    steps = {name: statistics.median(r["steps"][name] for r in runs)
+             for name in runs[0]["steps"]}
+    result = {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
+        "runs": [round(r["seconds"], 3) for r in runs],
+        "peak_rss_mib": round(max(r["peak_rss_kib"] for r in runs) / 1024),
+        "load1_before": [round(r["load1"], 2) for r in runs],
+        "cases": out,
+    }
+    if steps:
+        result["steps"] = steps
+    label = f"{kind} {rule or 'all rules'}"
+    print(f"  {label:<45} {result['seconds']:8.2f} s (cpu {result['cpu_seconds']:7.2f} s)  "
+          f"{result['peak_rss_mib']:6d} MiB  runs {result['runs']}", flush=True)
+    return result
+
+
+def case_set(path: Path) -> set[tuple]:
+    return set(pl.read_parquet(path).iter_rows())
+
+
+def compare(name: str, got: Path, want: Path, rule: str | None = None) -> str | None:
+    """None when `got` holds exactly the cases of `want` (of `rule`), else what differs."""
+    expected = case_set(want)
+    if rule:
+        expected = {c for c in expected if c[1] == rule}
+    found = case_set(got)
+    if found == expected:
+        return None
+    missing, extra = sorted(expected - found), sorted(found - expected)
+    return (f"{name}: {len(missing)} engine cases missing, {len(extra)} extra; "
+            f"missing {missing[:5]}, extra {extra[:5]}")
+
+
+def load_data(profile: str, data: Path, cycles: int) -> dict:
+    customers = datagen.PROFILES[profile]
+    meta_path = data / "_bench.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if (meta.get("format"), meta.get("customers"), meta.get("cycles")) == (
+                datagen.FORMAT_VERSION, customers, cycles):
+            print(f"reusing {data}")
+            return meta
+    print(f"generating {profile} ({customers} customers) into {data} ...", flush=True)
+    t0 = time.perf_counter()
+    meta = datagen.generate(data, customers, cycles=cycles)
+    meta["generation_seconds"] = round(time.perf_counter() - t0, 1)
+    (data / "_bench.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"generated in {meta['generation_seconds']} s")
+    return meta
+
+
+def engine_version() -> str | None:
+    """The commit of the engine measured (marked dirty when pipelines/ has local changes)."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode:
+        return None
+    dirty = subprocess.run([*git, "status", "--porcelain", "pipelines"], capture_output=True,
+                           text=True).stdout.strip()
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:6.2f}x" if a and b else "     -"
+
+
+def print_table(results: dict, rows: int) -> None:
+    """Wall seconds (CPU seconds), peak RSS and ratios, engine / DuckDB / pandas."""
+
+    def secs(r: dict | None) -> str:
+        if r and "failed" in r:
+            return f"{'failed':>18}"
+        return f"{r['seconds']:8.2f} ({r['cpu_seconds']:7.2f})" if r else f"{'-':>18}"
+
+    def mib(r: dict | None) -> str:
+        return f"{r['peak_rss_mib']:7d}" if r and "failed" not in r else f"{'-':>7}"
+
+    def wall(r: dict | None) -> float | None:
+        return r["seconds"] if r and "failed" not in r else None
+
+    night = results.get("night")
+    print(f"\ninput rows judged: {rows:,}")
+    if night and "failed" in night:
+        print(f"engine night end to end: FAILED, {night['failed']}")
+    elif night:
+        steps = "  ".join(f"{k} {v:.2f}" for k, v in night["steps"].items())
+        print(f"engine night end to end: {night['seconds']:.2f} s (cpu {night['cpu_seconds']:.2f}"
+              f" s), peak {night['peak_rss_mib']} MiB, {rows / night['seconds']:,.0f} rows/s"
+              f"  ({steps})")
+    print(f"\n{'rules: wall s (cpu s)':<30}{'engine':>18}{'duckdb':>18}{'pandas':>18}"
+          f"{'eng MiB':>8}{'duck MiB':>9}{'pd MiB':>8}{'eng/duck':>9}{'eng/pd':>8}")
+    for rule in ["all", *results["rules"]]:
+        e, d, p = (results[g].get(rule) for g in ("engine", "duckdb", "pandas"))
+        if not (e or d or p):
+            continue
+        print(f"{rule[:29]:<30}{secs(e)}{secs(d)}{secs(p)}{mib(e)} {mib(d)} {mib(p)}"
+              f"{ratio(wall(e), wall(d)):>9}{ratio(wall(e), wall(p)):>8}")
+    for name in ("engine", "duckdb", "pandas"):
+        r = results[name].get("all")
+        if wall(r):
+            print(f"{name} all rules: {rows / r['seconds']:,.0f} input rows/s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=sorted(datagen.PROFILES))
+    parser.add_argument("--data", type=Path, help="data folder (default benchmarks/data/<profile>)")
+    parser.add_argument("--rules-only", action="store_true", help="skip the end-to-end night")
+    parser.add_argument("--json", type=Path, help="results file (default "
+                                                   "benchmarks/results/<profile>.json)")
+    parser.add_argument("--repeat", type=int, help="runs per measurement (default 3, 1 for 5m)")
+    parser.add_argument("--cycles", type=int, default=4,
+                        help="bill cycles; the night bills 1/cycles of the accounts")
+    parser.add_argument("--skip-pandas", action="store_true",
+                        help="leave pandas out (always left out at 5m: it holds the whole "
+                             "history in memory)")
+    parser.add_argument("--shards", type=int, default=1,
+                        help="customer shards of the engine's night (run one after another)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--rule", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.data, args.rule, args.out, args.shards)))
+        return 0
+    if not args.profile:
+        parser.error("--profile is required")
+    data = (args.data or HERE / "data" / args.profile).resolve()
+    repeat = args.repeat or (1 if args.profile == "5m" else 3)
+    meta = load_data(args.profile, data, args.cycles)
+    rows = sum(meta["rows"]["history"].values()) + sum(meta["rows"]["night"].values())
+    rule_ids = list(meta["plants"])
+    results: dict = {"night": None, "engine": {}, "duckdb": {}, "pandas": {}, "rules": rule_ids}
+    started_load = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(tmp)
+        print(f"measuring, {repeat} run(s) each; load average {started_load}", flush=True)
+        if not args.rules_only:
+            results["night"] = measure("night", data, None, repeat, out_dir, args.shards)
+        ensure_night_ingested(data)
+        results["engine"]["all"] = measure("engine", data, None, repeat, out_dir)
+        for rule in rule_ids:
+            results["engine"][rule] = measure("engine", data, rule, repeat, out_dir)
+        results["duckdb"]["all"] = measure("duckdb", data, None, repeat, out_dir)
+        for rule in rule_ids:
+            results["duckdb"][rule] = measure("duckdb", data, rule, repeat, out_dir)
+        if args.skip_pandas or args.profile == "5m":
+            print("  pandas skipped: it holds the whole history in memory (11.4 GiB at 1m, "
+                  "so about 5x that at 5m)")
+        else:
+            results["pandas"]["all"] = measure("pandas", data, None, repeat, out_dir)
+        measured = [("engine night", results["night"], None)] if results["night"] else []
+        measured += [(f"{group} {r}", m, None if r == "all" else r)
+                     for group in ("engine", "duckdb", "pandas")
+                     for r, m in results[group].items()]
+        failed = [f"{name}: {m['failed']}" for name, m, _ in measured if "failed" in m]
+        ok = [(name, m, rule) for name, m, rule in measured if "failed" not in m]
+        reference = next(m for _, m, rule in ok if rule is None)
+        problems = [p for name, m, rule in ok
+                    if (p := compare(name, m["cases"], reference["cases"], rule))]
+        found = pl.read_parquet(reference["cases"]).group_by("rule_id").len()
+        per_rule = dict(found.iter_rows())
+        planted = {r: p["planted"] for r, p in meta["plants"].items()}
+        if per_rule != planted:
+            problems.append(f"cases per rule {per_rule} differ from the plants {planted}")
+    for _, m, _ in measured:
+        m.pop("cases", None)
+    print_table(results, rows)
+    report = {
+        "profile": args.profile, "data": meta, "input_rows": rows, "repeat": repeat,
+        "night_shards": args.shards, "engine_commit": engine_version(),
+        "machine": {"cpus": os.cpu_count(), "load_average_start": started_load,
+                    "load_average_end": os.getloadavg()},
+        "results": results, "cases_per_rule": per_rule,
+        "identical_outputs": not problems, "problems": problems, "failed": failed,
+    }
+    target = args.json or HERE / "results" / f"{args.profile}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"\ncases per rule: {per_rule}\nresults: {target}")
+    if failed:
+        print("\nFAILED measurements:\n" + "\n".join(failed), file=sys.stderr)
+    if problems:
+        print("\nOUTPUTS DIFFER:\n" + "\n".join(problems), file=sys.stderr)
+        return 1
+    print("every output that completed holds the same cases (case ids and amounts)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

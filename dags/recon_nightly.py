@@ -1,12 +1,13 @@
 """recon_nightly: one run per business date, the night's steps as tasks.
 
     business_date -> wait_for_<source> -> ingest_<source> -> validate_<source>  (x4)
-                  -> reconcile -> update_cases -> publish
+                  -> clear_detections -> reconcile (x RECON_SHARDS) -> update_cases -> publish
 
 A scheduled run processes the night of its data interval start (interval 02:00 UTC to
-02:00 UTC the next day); the param `business_date` (YYYY-MM-DD) overrides it. Logic lives
-in `pipelines` and is imported inside the tasks; configuration is described in the README,
-"Running nightly with Airflow".
+02:00 UTC the next day); the param `business_date` (YYYY-MM-DD) overrides it. `reconcile`
+is mapped over the night's RECON_SHARDS shards of customers (one task, the whole night, by
+default); update_cases merges them. Logic lives in `pipelines` and is imported inside the
+tasks; configuration is described in the README, "Running nightly with Airflow".
 """
 
 from __future__ import annotations
@@ -93,13 +94,25 @@ def recon_nightly():
         return outcome.summary()
 
     @task
-    def reconcile(day: str) -> int:
+    def clear_detections(day: str) -> None:
+        """Drop the night's staged shards, so a rerun with fewer shards merges no stale part."""
         from datetime import date
 
         from pipelines import night
         from pipelines.airflow_config import open_warehouse
 
-        return night.reconcile(open_warehouse(), date.fromisoformat(day))
+        prefix = night.staging_prefix(date.fromisoformat(day))
+        open_warehouse().delete_prefix(f"{prefix}/detections")
+
+    @task
+    def reconcile(day: str, shard: int, shards: int) -> int:
+        from datetime import date
+
+        from pipelines import night
+        from pipelines.airflow_config import open_warehouse
+
+        return night.reconcile(open_warehouse(), date.fromisoformat(day),
+                               shard if shards > 1 else None, shards)
 
     @task
     def update_cases(day: str) -> str:
@@ -131,9 +144,9 @@ def recon_nightly():
         validated = validate.override(task_id=f"validate_{source}")(source, day)
         waited >> ingested >> validated
         checked.append(validated)
-    counted = reconcile(day)
-    checked >> counted
-    counted >> update_cases(day) >> publish(day)
+    counted = reconcile.partial(day=day, shards=SETTINGS.shards).expand(
+        shard=list(range(SETTINGS.shards)))
+    checked >> clear_detections(day) >> counted >> update_cases(day) >> publish(day)
 
 
 recon_nightly()

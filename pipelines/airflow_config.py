@@ -25,6 +25,7 @@ AWS_CONN_ID = "aws_default"
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_SENSOR_TIMEOUT = 6 * 3600.0
 DEFAULT_POKE_INTERVAL = 60.0
+MAX_SHARDS = 1024  # Airflow's default [core] max_map_length
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False, "": False}
@@ -43,6 +44,7 @@ class DagSettings:
     start_date: datetime
     sensor_timeout: float
     poke_interval: float
+    shards: int
 
     @property
     def landing_on_s3(self) -> bool:
@@ -62,6 +64,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _shards(env: Mapping[str, str]) -> int:
+    raw = env.get("RECON_SHARDS", "").strip() or "1"
+    if not re.fullmatch(r"[0-9]+", raw) or not 1 <= int(raw) <= MAX_SHARDS:
+        raise ConfigError(f"RECON_SHARDS={raw!r} is not a whole number from 1 to {MAX_SHARDS}")
+    return int(raw)
+
+
 def parse_date(value: str, what: str) -> date:
     """A YYYY-MM-DD date, or a ConfigError naming `what`."""
     if not re.match(DATE_PATTERN, value or ""):
@@ -73,8 +82,8 @@ def parse_date(value: str, what: str) -> date:
 
 
 def dag_settings(env: Mapping[str, str] = os.environ) -> DagSettings:
-    """RECON_LANDING, RECON_CATCHUP, RECON_START_DATE, RECON_SENSOR_TIMEOUT and
-    RECON_SENSOR_POKE_INTERVAL (seconds), with their defaults."""
+    """RECON_LANDING, RECON_CATCHUP, RECON_START_DATE, RECON_SENSOR_TIMEOUT,
+    RECON_SENSOR_POKE_INTERVAL (seconds) and RECON_SHARDS, with their defaults."""
     flag = env.get("RECON_CATCHUP", "").strip().lower()
     if flag not in _FLAGS:
         raise ConfigError(f"RECON_CATCHUP={flag!r} is not a boolean (true/false)")
@@ -85,6 +94,7 @@ def dag_settings(env: Mapping[str, str] = os.environ) -> DagSettings:
         start_date=datetime(start.year, start.month, start.day, tzinfo=UTC),
         sensor_timeout=_seconds(env, "RECON_SENSOR_TIMEOUT", DEFAULT_SENSOR_TIMEOUT),
         poke_interval=_seconds(env, "RECON_SENSOR_POKE_INTERVAL", DEFAULT_POKE_INTERVAL),
+        shards=_shards(env),
     )
 
 

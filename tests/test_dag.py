@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import pytest
 from pipelines import airflow_config as cfg
 from pipelines.contract import SOURCES
 from pipelines.generator import generate
-from pipelines.night import business_dates
+from pipelines.night import business_dates, run_night
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "dags"
@@ -44,20 +45,23 @@ def test_dag_settings_defaults_and_environment():
     default = cfg.dag_settings({})
     assert default == cfg.DagSettings(
         landing="", catchup=False, start_date=datetime(2024, 1, 1, tzinfo=UTC),
-        sensor_timeout=cfg.DEFAULT_SENSOR_TIMEOUT, poke_interval=cfg.DEFAULT_POKE_INTERVAL)
+        sensor_timeout=cfg.DEFAULT_SENSOR_TIMEOUT, poke_interval=cfg.DEFAULT_POKE_INTERVAL,
+        shards=1)
     env = {"RECON_LANDING": "s3://landing/recon", "RECON_CATCHUP": "True",
            "RECON_START_DATE": "2024-02-01", "RECON_SENSOR_TIMEOUT": "5",
-           "RECON_SENSOR_POKE_INTERVAL": "0.5"}
+           "RECON_SENSOR_POKE_INTERVAL": "0.5", "RECON_SHARDS": " 4 "}
     settings = cfg.dag_settings(env)
     assert settings.landing_on_s3 and settings.catchup
     assert settings.start_date == datetime(2024, 2, 1, tzinfo=UTC)
     assert (settings.sensor_timeout, settings.poke_interval) == (5.0, 0.5)
+    assert settings.shards == 4
 
 
 @pytest.mark.parametrize(("name", "value"), [
     ("RECON_CATCHUP", "maybe"), ("RECON_START_DATE", "2024-13-01"),
     ("RECON_START_DATE", "1/2/2024"), ("RECON_SENSOR_TIMEOUT", "soon"),
-    ("RECON_SENSOR_POKE_INTERVAL", "0"),
+    ("RECON_SENSOR_POKE_INTERVAL", "0"), ("RECON_SHARDS", "0"), ("RECON_SHARDS", "two"),
+    ("RECON_SHARDS", "-2"), ("RECON_SHARDS", str(cfg.MAX_SHARDS + 1)),
 ])
 def test_bad_settings_are_named(name, value):
     with pytest.raises(cfg.ConfigError, match=name):
@@ -189,6 +193,9 @@ if dag is not None:
     out.update(
         upstream={t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
         operators={t.task_id: type(t).__name__ for t in dag.tasks},
+        mapped={t.task_id: [t.op_kwargs_expand_input.value,
+                            t.partial_kwargs["op_kwargs"]["shards"]]
+                for t in dag.tasks if t.is_mapped},
         retries={t.task_id: t.retries for t in dag.tasks},
         timetable=type(dag.timetable).__name__, max_active_runs=dag.max_active_runs,
         catchup=dag.catchup, start_date=dag.start_date.isoformat(),
@@ -235,15 +242,17 @@ def test_parse_time_is_well_under_two_seconds(parsed):
 
 
 def test_tasks_and_dependencies(parsed):
-    expected = {"business_date": [], "reconcile": ["business_date"],
+    expected = {"business_date": [], "clear_detections": ["business_date"],
+                "reconcile": ["business_date", "clear_detections"],
                 "update_cases": ["business_date", "reconcile"],
                 "publish": ["business_date", "update_cases"]}
     for source in SOURCES:
         expected[f"wait_for_{source}"] = ["business_date"]
         expected[f"ingest_{source}"] = ["business_date", f"wait_for_{source}"]
         expected[f"validate_{source}"] = ["business_date", f"ingest_{source}"]
-        expected["reconcile"].append(f"validate_{source}")
+        expected["clear_detections"].append(f"validate_{source}")
     assert parsed["upstream"] == {k: sorted(v) for k, v in expected.items()}
+    assert parsed["mapped"] == {"reconcile": [{"shard": [0]}, 1]}
     assert {parsed["operators"][f"wait_for_{s}"] for s in SOURCES} == {"LocalManifestSensor"}
     assert parsed["retries"]["business_date"] == 0
     assert parsed["retries"]["ingest_billing_lines"] == parsed["retries"]["publish"] == 3
@@ -258,11 +267,12 @@ def test_one_run_per_business_date_with_a_one_day_interval(parsed):
     assert parsed["params"] == ["business_date"]
 
 
-def test_s3_landing_catchup_and_start_date_from_environment(tmp_path):
+def test_s3_landing_catchup_start_date_and_shards_from_environment(tmp_path):
     got = parse_dags(tmp_path, RECON_LANDING="s3://landing/recon", RECON_CATCHUP="true",
-                     RECON_START_DATE="2024-02-01")
+                     RECON_START_DATE="2024-02-01", RECON_SHARDS="3")
     assert got["import_errors"] == {} and got["touched"] == []
     assert {got["operators"][f"wait_for_{s}"] for s in SOURCES} == {"S3ManifestSensor"}
+    assert got["mapped"] == {"reconcile": [{"shard": [0, 1, 2]}, 3]}
     assert got["catchup"] is True
     assert got["start_date"] == "2024-02-01T00:00:00+00:00"
 
@@ -347,6 +357,8 @@ def warehouse_through(world: SimpleNamespace, to: Path, last: date, **options: o
 
 
 def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path):
+    """The night before last as scheduled; the last night as a rerun on three shards, after
+    a run on five shards left a part behind, publishes what an unsharded night does."""
     warehouse = warehouse_through(world, tmp_path / "warehouse", LAST - timedelta(days=2))
     env = {"RECON_LANDING": str(world.landing), "RECON_WAREHOUSE": str(warehouse)}
     # As scheduled: the logical date LAST 02:00 (end of the data interval) runs LAST - 1.
@@ -354,12 +366,21 @@ def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path)
     assert code == 0, out[-5000:]
     assert (warehouse / "cases" / f"business_date={LAST - timedelta(days=1)}").is_dir()
     assert not (warehouse / "cases" / f"business_date={LAST}").exists()
-    # As rerun: the param names the night.
+    unsharded = shutil.copytree(warehouse, tmp_path / "unsharded")
+    run_night(str(world.landing), str(unsharded), LAST)
+    stale = warehouse / f"staging/business_date={LAST}/detections/part-0004-of-0005.parquet"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left by a run on five shards")
+    # As rerun: the param names the night; reconcile is mapped over three shards.
     code, out = dags_test(airflow_home, "-c", json.dumps({"business_date": LAST.isoformat()}),
-                          **env)
+                          RECON_SHARDS="3", **env)
     assert code == 0, out[-5000:]
-    cases = warehouse / "cases" / f"business_date={LAST}" / "cases.parquet"
-    assert published_ids(cases.read_bytes()) == world.truth
+    assert re.findall(r"end task task_id=reconcile map_index=(\d+)", out) == ["0", "1", "2"]
+    assert not stale.exists()
+    cases = f"cases/business_date={LAST}/cases.parquet"
+    published = pl.read_parquet(warehouse / cases)
+    assert published.equals(pl.read_parquet(unsharded / cases))
+    assert set(published["case_id"]) == world.truth
 
 
 def test_case_store_on_postgres_from_the_recon_db_connection(airflow_home, world, pg_url,

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
-
-import pytest
 
 from pipelines.alerts import alert_key, alert_record, on_task_failure, raise_alert
 from pipelines.storage import LocalStorage
@@ -22,28 +18,6 @@ def context(**extra):
     return {"ti": ti, "exception": RuntimeError("billing_lines: sha256 mismatch"),
             "params": {"business_date": None},
             "data_interval_start": datetime(2024, 3, 14, 2, tzinfo=UTC), **extra}
-
-
-@pytest.fixture
-def webhook():
-    """A local webhook receiving JSON POSTs; yields (url, received bodies)."""
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
-    server.server_close()
 
 
 def test_record_says_what_failed_when_and_where_the_log_is():

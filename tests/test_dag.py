@@ -11,10 +11,8 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote
@@ -427,27 +425,6 @@ def test_a_night_on_s3_through_the_aws_default_connection(airflow_home, world, t
     key = f"warehouse/cases/business_date={LAST}/cases.parquet"
     body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert published_ids(body) == world.truth
-
-
-@pytest.fixture
-def webhook():
-    """A local webhook receiving JSON POSTs; yields (url, received bodies)."""
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/alerts", received
-    server.shutdown()
-    server.server_close()
 
 
 def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(airflow_home, world, tmp_path,

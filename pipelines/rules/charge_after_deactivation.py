@@ -23,10 +23,9 @@ KEY = ["iccid", "period_start"]
 
 
 def detect(night: NightInputs) -> pl.DataFrame:
-    sims = night.sims().filter(pl.col("deact_date").is_not_null())
     charged = (
         night.own(night.lines("recurring"))
-        .join(sims.select("iccid", "deact_date", "status"), on="iccid")
+        .join(night.deactivated_sims(), on="iccid")
         .filter(pl.col("deact_date") <= pl.col("period_end"))
         .with_columns(
             inactive_days=(

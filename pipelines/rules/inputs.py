@@ -43,6 +43,12 @@ class NightInputs:
             is_active=pl.col("status").is_in(ACTIVE_STATUSES),
         )
 
+    def deactivated_sims(self) -> pl.LazyFrame:
+        """iccid, deactivation date and status of every SIM with a deactivation date."""
+        return self.sims().filter(pl.col("deact_date").is_not_null()).select(
+            "iccid", "deact_date", "status"
+        )
+
     def lines(self, *charge_types: str) -> pl.LazyFrame:
         """Billing lines of the given charge types, with the amount in integer cents."""
         return self.billing.filter(pl.col("charge_type").is_in(charge_types)).with_columns(

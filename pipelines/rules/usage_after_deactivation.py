@@ -12,10 +12,9 @@ KEY = ["iccid", "period_start"]
 
 
 def detect(night: NightInputs) -> pl.DataFrame:
-    sims = night.sims().filter(pl.col("deact_date").is_not_null())
     fired = (
         night.own(night.lines("usage"))
-        .join(sims.select("iccid", "deact_date", "status"), on="iccid")
+        .join(night.deactivated_sims(), on="iccid")
         .filter(pl.col("period_start") >= pl.col("deact_date"))
         .select(
             *KEY, "period_end", "customer_id", "account_id", "msisdn", "invoice_id",

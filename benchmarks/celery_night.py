@@ -90,8 +90,14 @@ class Stack:
         self.env, self.logs, self.procs = env, logs, {}
 
     def airflow(self, *args: str, timeout: float = 300) -> str:
-        proc = subprocess.run([str(BIN / "airflow"), *args], env=self.env, cwd=REPO,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [str(BIN / "airflow"), *args],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if proc.returncode:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
         return proc.stdout
@@ -99,8 +105,13 @@ class Stack:
     def start(self, name: str, *args: str, **env: str) -> None:
         with (self.logs / f"{name}.log").open("wb") as out:
             self.procs[name] = subprocess.Popen(
-                [str(BIN / "airflow"), *args], env={**self.env, **env}, cwd=REPO,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                [str(BIN / "airflow"), *args],
+                env={**self.env, **env},
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
@@ -169,11 +180,15 @@ def airflow_env(home: Path, data: Path, shards: int, api_port: int) -> dict[str,
 
 
 def task_instances(run_id: str) -> list[dict]:
-    rows = pg(AIRFLOW_DB, """
+    rows = pg(
+        AIRFLOW_DB,
+        """
         SELECT task_id, map_index, state, hostname, try_number, queued_dttm, start_date,
                end_date
         FROM task_instance WHERE dag_id = %s AND run_id = %s
-        ORDER BY start_date NULLS LAST, task_id, map_index""", (DAG_ID, run_id))
+        ORDER BY start_date NULLS LAST, task_id, map_index""",
+        (DAG_ID, run_id),
+    )
     keys = ("task_id", "map_index", "state", "hostname", "try_number", "queued", "start", "end")
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
@@ -192,10 +207,12 @@ def report(tis: list[dict], origin: datetime) -> dict[str, list[int]]:
     print(f"\n{'task':34} {'worker':10} {'start':>7} {'queued':>7} {'ran s':>7}  state")
     for ti in tis:
         name = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
-        print(f"{name:34} {ti['hostname'] or '-':10} {fmt(seconds(origin, ti['start'])):>7} "
-              f"{fmt(seconds(ti['queued'], ti['start'])):>7} "
-              f"{fmt(seconds(ti['start'], ti['end'])):>7}  {ti['state']}"
-              + (f" (try {ti['try_number']})" if ti["try_number"] > 1 else ""))
+        print(
+            f"{name:34} {ti['hostname'] or '-':10} {fmt(seconds(origin, ti['start'])):>7} "
+            f"{fmt(seconds(ti['queued'], ti['start'])):>7} "
+            f"{fmt(seconds(ti['start'], ti['end'])):>7}  {ti['state']}"
+            + (f" (try {ti['try_number']})" if ti["try_number"] > 1 else "")
+        )
     shards: dict[str, list[int]] = {}
     print()
     for worker in sorted({ti["hostname"] for ti in tis if ti["hostname"]}):
@@ -207,8 +224,7 @@ def report(tis: list[dict], origin: datetime) -> dict[str, list[int]]:
     if fan:
         span = seconds(min(t["start"] for t in fan), max(t["end"] for t in fan))
         total = sum(seconds(t["start"], t["end"]) for t in fan)
-        print(f"reconcile: {len(fan)} mapped task(s) in {span:.1f} s "
-              f"({total:.1f} s summed)")
+        print(f"reconcile: {len(fan)} mapped task(s) in {span:.1f} s ({total:.1f} s summed)")
     return shards
 
 
@@ -218,12 +234,17 @@ def compare(airflow_cases: Path, reference_cases: Path, plants: dict) -> bool:
     got, want = pl.read_parquet(airflow_cases), pl.read_parquet(reference_cases)
     same = got.equals(want)
     same_bytes = airflow_cases.read_bytes() == reference_cases.read_bytes()
-    print(f"published cases: {got.height} (Airflow) vs {want.height} (recon run, unsharded): "
-          f"{'identical' if same else 'DIFFERENT'} content, "
-          f"{'byte-identical files' if same_bytes else 'the files differ in bytes'}")
+    print(
+        f"published cases: {got.height} (Airflow) vs {want.height} (recon run, unsharded): "
+        f"{'identical' if same else 'DIFFERENT'} content, "
+        f"{'byte-identical files' if same_bytes else 'the files differ in bytes'}"
+    )
     per_rule = dict(got.group_by("rule_id").len().iter_rows())
-    off = {r: (per_rule.get(r, 0), p["planted"]) for r, p in plants.items()
-           if per_rule.get(r, 0) != p["planted"]}
+    off = {
+        r: (per_rule.get(r, 0), p["planted"])
+        for r, p in plants.items()
+        if per_rule.get(r, 0) != p["planted"]
+    }
     print("cases per rule = planted: " + ("yes" if not off else f"NO {off}"))
     return same and not off
 
@@ -251,9 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     day = datagen.NIGHT.isoformat()
     stack = Stack(airflow_env(root / "airflow", data, args.shards, free_port()), logs)
     try:
-        print(f"{args.profile} night {day}, RECON_SHARDS={args.shards}, {len(WORKERS)} Celery "
-              f"workers x {args.concurrency}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
-              f"; folder {root}")
+        print(
+            f"{args.profile} night {day}, RECON_SHARDS={args.shards}, {len(WORKERS)} Celery "
+            f"workers x {args.concurrency}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
+            f"; folder {root}"
+        )
         t0 = time.perf_counter()
         meta = datagen.generate(data, datagen.PROFILES[args.profile])
         shutil.copytree(data / "warehouse", root / "reference")
@@ -267,32 +290,54 @@ def main(argv: list[str] | None = None) -> int:
 
         t0 = time.perf_counter()
         port = stack.env["AIRFLOW__API__PORT"]
-        stack.start("api-server", "api-server", "--host", "127.0.0.1", "--port", port,
-                    "--workers", "1")
+        stack.start(
+            "api-server", "api-server", "--host", "127.0.0.1", "--port", port, "--workers", "1"
+        )
         stack.start("scheduler", "scheduler")
         stack.start("dag-processor", "dag-processor")
         stack.start("triggerer", "triggerer", "--skip-serve-logs")
         for name in WORKERS:
-            stack.start(name, "celery", "worker", "--celery-hostname", f"{name}@%h",
-                        "--concurrency", str(args.concurrency), "--skip-serve-logs",
-                        AIRFLOW__CORE__HOSTNAME_CALLABLE="benchmarks.celery_night.worker_hostname",
-                        RECON_BENCH_WORKER=name)
+            stack.start(
+                name,
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--concurrency",
+                str(args.concurrency),
+                "--skip-serve-logs",
+                AIRFLOW__CORE__HOSTNAME_CALLABLE="benchmarks.celery_night.worker_hostname",
+                RECON_BENCH_WORKER=name,
+            )
 
         def ready() -> bool:
             stack.check_alive()
-            return (api_up(int(port)) and all(" ready." in stack.log(w) for w in WORKERS)
-                    and bool(pg(AIRFLOW_DB, "SELECT 1 FROM serialized_dag WHERE dag_id = %s",
-                                (DAG_ID,))))
+            return (
+                api_up(int(port))
+                and all(" ready." in stack.log(w) for w in WORKERS)
+                and bool(
+                    pg(AIRFLOW_DB, "SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,))
+                )
+            )
 
         wait_for("the stack and the parsed DAG", ready, 300)
-        print(f"stack up (api-server, scheduler, dag-processor, triggerer, {len(WORKERS)} "
-              f"workers), DAG parsed: {time.perf_counter() - t0:.1f} s")
+        print(
+            f"stack up (api-server, scheduler, dag-processor, triggerer, {len(WORKERS)} "
+            f"workers), DAG parsed: {time.perf_counter() - t0:.1f} s"
+        )
 
         stack.airflow("dags", "unpause", DAG_ID)
         run_id = f"celery_night_{datetime.now(UTC):%Y%m%dT%H%M%S}"
         load = os.getloadavg()[0]
-        stack.airflow("dags", "trigger", DAG_ID, "--run-id", run_id,
-                      "--conf", json.dumps({"business_date": day}))
+        stack.airflow(
+            "dags",
+            "trigger",
+            DAG_ID,
+            "--run-id",
+            run_id,
+            "--conf",
+            json.dumps({"business_date": day}),
+        )
 
         def finished() -> str | None:
             stack.check_alive()
@@ -303,31 +348,55 @@ def main(argv: list[str] | None = None) -> int:
             state = wait_for(f"run {run_id}", finished, args.timeout)
         except TimeoutError as exc:
             state = str(exc)
-        (queued, start, end), = pg(AIRFLOW_DB, "SELECT queued_at, start_date, end_date "
-                                   "FROM dag_run WHERE run_id = %s", (run_id,))
-        print(f"\nrun {run_id}: {state}; triggered to end {fmt(seconds(queued, end))} s, "
-              f"run start to end {fmt(seconds(start, end))} s (load before {load:.2f}, "
-              f"after {os.getloadavg()[0]:.2f})")
+        ((queued, start, end),) = pg(
+            AIRFLOW_DB,
+            "SELECT queued_at, start_date, end_date FROM dag_run WHERE run_id = %s",
+            (run_id,),
+        )
+        print(
+            f"\nrun {run_id}: {state}; triggered to end {fmt(seconds(queued, end))} s, "
+            f"run start to end {fmt(seconds(start, end))} s (load before {load:.2f}, "
+            f"after {os.getloadavg()[0]:.2f})"
+        )
         shards = report(task_instances(run_id), queued)
         spread = sum(1 for s in shards.values() if s)
         print(f"reconcile shards on {spread} of {len(WORKERS)} workers")
         stack.stop()
         if state != "success":
-            print(f"the night did not succeed; logs in {root / 'airflow' / 'logs'} (kept with "
-                  f"--keep)", file=sys.stderr)
+            print(
+                f"the night did not succeed; logs in {root / 'airflow' / 'logs'} (kept with "
+                f"--keep)",
+                file=sys.stderr,
+            )
             return 1
 
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [str(BIN / "recon"), "run", "--landing", str(data / "landing"), "--warehouse",
-             str(root / "reference"), "--business-date", day,
-             "--db", f"postgresql+psycopg://{PG}/{REFERENCE_DB}", "--validate"],
-            cwd=root, capture_output=True, text=True, timeout=1800)
+            [
+                str(BIN / "recon"),
+                "run",
+                "--landing",
+                str(data / "landing"),
+                "--warehouse",
+                str(root / "reference"),
+                "--business-date",
+                day,
+                "--db",
+                f"postgresql+psycopg://{PG}/{REFERENCE_DB}",
+                "--validate",
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         if proc.returncode:
             print(f"recon run failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
             return 1
-        print(f"\nunsharded `recon run --validate` of the same night: "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"\nunsharded `recon run --validate` of the same night: "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
         cases = f"cases/business_date={day}/cases.parquet"
         same = compare(data / "warehouse" / cases, root / "reference" / cases, meta["plants"])
         return 0 if same else 1

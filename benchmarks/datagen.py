@@ -48,15 +48,27 @@ START_US = (datetime(START.year, START.month, START.day) - datetime(1970, 1, 1))
 FORMAT_VERSION = 1
 
 TARIFFS = (
-    ("VOX-S-10", 1000), ("VOX-M-15", 1500), ("VOX-M-18", 1850), ("VOX-L-22", 2250),
-    ("VOX-L-27", 2799), ("VOX-XL-35", 3500), ("VOX-XL-44", 4400),
-    ("DAT-5GB", 500), ("DAT-20GB", 999), ("DAT-50GB", 1200), ("DAT-100GB", 1650),
+    ("VOX-S-10", 1000),
+    ("VOX-M-15", 1500),
+    ("VOX-M-18", 1850),
+    ("VOX-L-22", 2250),
+    ("VOX-L-27", 2799),
+    ("VOX-XL-35", 3500),
+    ("VOX-XL-44", 4400),
+    ("DAT-5GB", 500),
+    ("DAT-20GB", 999),
+    ("DAT-50GB", 1200),
+    ("DAT-100GB", 1650),
     ("DAT-UNL", 2000),
 )
 VOICE_TARIFFS, DATA_TARIFFS = 7, 5
 FEES = np.array([fee for _, fee in TARIFFS], dtype=np.int64)
-HANDSETS = (("Pixel 8, 128GB", 2499), ("iPhone 15, 128GB", 3650), ("Galaxy S24, 256GB", 3375),
-            ("Fairphone 5", 2100))
+HANDSETS = (
+    ("Pixel 8, 128GB", 2499),
+    ("iPhone 15, 128GB", 3650),
+    ("Galaxy S24, 256GB", 3375),
+    ("Fairphone 5", 2100),
+)
 CURRENCIES = ("GBP", "EUR")
 CHANNELS = ("store", "online", "telesales", "social")
 STATUSES = ("active", "suspended", "deactivated", "swapped_out", "lost_stolen", "in_stock")
@@ -66,7 +78,9 @@ USAGE_TEXT, PAPER_TEXT, CREDIT_TEXT, ACCESSORY_TEXT = range(len(TARIFFS), len(TA
 HANDSET_TEXT = ACCESSORY_TEXT + 1
 DESCRIPTIONS = (
     *(f"Monthly plan {code}" for code, _ in TARIFFS),
-    "Usage: calls, texts, data", "Paper bill fee", "Credit: line closed early",
+    "Usage: calls, texts, data",
+    "Paper bill fee",
+    "Credit: line closed early",
     "Accessory: charger, cable",
     *(f"Handset instalment, {model}" for model, _ in HANDSETS),
 )
@@ -115,8 +129,10 @@ def timestamps(day: np.ndarray, sec: np.ndarray) -> pl.Series:
 
 
 def dates(day: np.ndarray) -> pl.Series:
-    return (pl.Series(day.astype(np.int64)) + (START - date(1970, 1, 1)).days).cast(pl.Int32).cast(
-        pl.Date
+    return (
+        (pl.Series(day.astype(np.int64)) + (START - date(1970, 1, 1)).days)
+        .cast(pl.Int32)
+        .cast(pl.Date)
     )
 
 
@@ -183,8 +199,12 @@ class World:
         data = VOICE_TARIFFS + self.rng.integers(0, DATA_TARIFFS, self.slots)
         return np.where(self.data, data, voice)
 
-    def _between(self, lo: np.ndarray | int, hi: np.ndarray | int, size: int | None = None,
-                 ) -> np.ndarray:
+    def _between(
+        self,
+        lo: np.ndarray | int,
+        hi: np.ndarray | int,
+        size: int | None = None,
+    ) -> np.ndarray:
         """Random days in [lo, hi) (element-wise, lo < hi), `size` of them for scalar bounds."""
         if size is not None:
             lo, hi = np.full(size, lo), np.full(size, hi)
@@ -244,8 +264,9 @@ class World:
         GHOST-i ghost SIM i; NO_SIM), ctype, ps, pe, cents, desc, flip (currency)."""
         size = len(columns["cust"])
         columns.setdefault("flip", 0)
-        self.extra.append({k: np.broadcast_to(np.asarray(v), size).copy()
-                           for k, v in columns.items()})
+        self.extra.append(
+            {k: np.broadcast_to(np.asarray(v), size).copy() for k, v in columns.items()}
+        )
 
     # -- plants ------------------------------------------------------------------------
 
@@ -261,8 +282,9 @@ class World:
         slot = f[c]
         self.force_churn(slot, self.off_run_day(c, 35, 85))
         self.credit_mode[slot[:half]] = 1
-        self.extra_bill_day[slot[half:k]] = self.run_after(self.cycle[c[half:k]],
-                                                           self.churn_day[slot[half:k]])
+        self.extra_bill_day[slot[half:k]] = self.run_after(
+            self.cycle[c[half:k]], self.churn_day[slot[half:k]]
+        )
         self.credit_mode[slot[k:]] = 2
 
         # USAGE_AFTER_DEACTIVATION: usage billed from the deactivation day on; near miss:
@@ -272,9 +294,16 @@ class World:
         day = self.off_run_day(c, 35, 85)
         self.force_churn(slot, day)
         run = self.run_after(self.cycle[c], day)
-        self.add_lines(day=run, cust=c, ref=slot, ctype=1,
-                       ps=np.where(np.arange(2 * k) < k, day, day - 1), pe=run - 1,
-                       cents=rng.integers(40, 4200, 2 * k), desc=USAGE_TEXT)
+        self.add_lines(
+            day=run,
+            cust=c,
+            ref=slot,
+            ctype=1,
+            ps=np.where(np.arange(2 * k) < k, day, day - 1),
+            pe=run - 1,
+            cents=rng.integers(40, 4200, 2 * k),
+            desc=USAGE_TEXT,
+        )
 
         # DUPLICATE_RECURRING_CHARGE: a period billed twice, or a line bridging two periods
         # (a chain of three); near miss: the same period billed in the other currency.
@@ -285,10 +314,17 @@ class World:
         nxt = self.run_after(cyc, run)
         chain = (np.arange(2 * k) >= k - k // 3) & (np.arange(2 * k) < k)
         fee = self.fee_idx(slot, np.where(chain, nxt, run))
-        self.add_lines(day=np.where(chain, nxt, run + rng.integers(1, 6, 2 * k)), cust=c,
-                       ref=slot, ctype=0, ps=np.where(chain, nxt - 3, run),
-                       pe=np.where(chain, nxt + 2, nxt - 1), cents=FEES[fee], desc=fee,
-                       flip=np.arange(2 * k) >= k)
+        self.add_lines(
+            day=np.where(chain, nxt, run + rng.integers(1, 6, 2 * k)),
+            cust=c,
+            ref=slot,
+            ctype=0,
+            ps=np.where(chain, nxt - 3, run),
+            pe=np.where(chain, nxt + 2, nxt - 1),
+            cents=FEES[fee],
+            desc=fee,
+            flip=np.arange(2 * k) >= k,
+        )
 
         # UNBILLED_ACTIVE_LINE: tonight's invoice leaves out an active SIM; near miss: a SIM
         # deactivated tonight, not billed.
@@ -305,31 +341,46 @@ class World:
         slot = f[c]
         self.chg_day[slot] = self._between(0, 80, 2 * k)
         self.tariff_day[slot] = self.run_after(self.cycle[c], self.chg_day[slot] - 1)
-        self.tariff_delta[slot] = np.concatenate([
-            rng.choice(np.array([2, -2, 150, -250, 1000, 37]), k), rng.choice([1, -1], k)
-        ])
+        self.tariff_delta[slot] = np.concatenate(
+            [rng.choice(np.array([2, -2, 150, -250, 1000, 37]), k), rng.choice([1, -1], k)]
+        )
 
         # UNKNOWN_SIM_CHARGED: a line naming a SIM the inventory lacks, holds in stock or
         # holds for another account; near miss: an account-level line (no SIM).
         c = self.pick(2 * k, np.ones(self.n, dtype=bool))
         third = self.ghosts = k // 3
-        ref = np.concatenate([GHOST - np.arange(third), -1 - np.arange(third),
-                              f[(c[2 * third:k] + 1) % self.n], np.full(k, NO_SIM)])
+        ref = np.concatenate(
+            [
+                GHOST - np.arange(third),
+                -1 - np.arange(third),
+                f[(c[2 * third : k] + 1) % self.n],
+                np.full(k, NO_SIM),
+            ]
+        )
         credit = (ref < 0) & (ref > NO_SIM) & (rng.random(2 * k) < 0.25)
         day = self._between(0, LAST, 2 * k)
-        self.add_lines(day=day, cust=c, ref=ref, ctype=np.where(credit, 3, 2), ps=day, pe=day,
-                       cents=np.where(credit, -1, 1) * rng.integers(100, 5000, 2 * k),
-                       desc=ACCESSORY_TEXT)
+        self.add_lines(
+            day=day,
+            cust=c,
+            ref=ref,
+            ctype=np.where(credit, 3, 2),
+            ps=day,
+            pe=day,
+            cents=np.where(credit, -1, 1) * rng.integers(100, 5000, 2 * k),
+            desc=ACCESSORY_TEXT,
+        )
 
         # SWAP_NOT_PROVISIONED: a SIM swapped out or cancelled 2+ days ago still active in
         # the inventory; near misses: swapped out yesterday, or left suspended.
         c = self.pick(2 * k, plain & (self.cycle != 0))
         slot = f[c]
         swapped = np.concatenate([slot[:half], slot[k:]])
-        self.swap_day[swapped] = np.concatenate([
-            self._between(WINDOW, LAST - 1, half),
-            np.where(np.arange(k) < half, LAST - 1, self._between(WINDOW, LAST - 1, k)),
-        ])
+        self.swap_day[swapped] = np.concatenate(
+            [
+                self._between(WINDOW, LAST - 1, half),
+                np.where(np.arange(k) < half, LAST - 1, self._between(WINDOW, LAST - 1, k)),
+            ]
+        )
         self.force_churn(slot[half:k], self._between(WINDOW, LAST - 1, k - half), port=False)
         self.inv_override[slot] = np.where(np.arange(2 * k) < k + half, 1, 2)
 
@@ -348,12 +399,20 @@ class World:
         departed = self.pick(2 * k, plain & (self.nslots == 1))
         self.force_churn(f[departed], self._between(0, LAST, 2 * k))
         self.letter_pools = {"raise": raise_, "keep": keep, "departed": departed}
-        self.plants = {rule: {"planted": k, "near_miss": k} for rule in (
-            "CHARGE_AFTER_DEACTIVATION", "USAGE_AFTER_DEACTIVATION",
-            "DUPLICATE_RECURRING_CHARGE", "UNBILLED_ACTIVE_LINE", "TARIFF_MISMATCH",
-            "UNKNOWN_SIM_CHARGED", "SWAP_NOT_PROVISIONED", "WRONG_DISCONNECT_LETTER",
-            "LETTER_TO_DEPARTED_CUSTOMER",
-        )}
+        self.plants = {
+            rule: {"planted": k, "near_miss": k}
+            for rule in (
+                "CHARGE_AFTER_DEACTIVATION",
+                "USAGE_AFTER_DEACTIVATION",
+                "DUPLICATE_RECURRING_CHARGE",
+                "UNBILLED_ACTIVE_LINE",
+                "TARIFF_MISMATCH",
+                "UNKNOWN_SIM_CHARGED",
+                "SWAP_NOT_PROVISIONED",
+                "WRONG_DISCONNECT_LETTER",
+                "LETTER_TO_DEPARTED_CUSTOMER",
+            )
+        }
 
     # -- SIMs --------------------------------------------------------------------------
 
@@ -367,32 +426,50 @@ class World:
         self.new_row = np.full(s, -1)
         self.new_row[swapped] = s + np.arange(w)
         self.sim_slot = np.concatenate([np.arange(s), swapped, np.full(i + g, -1)])
-        self.sim_cust = np.concatenate([self.slot_cust, self.slot_cust[swapped],
-                                        np.full(i + g, -1)])
+        self.sim_cust = np.concatenate(
+            [self.slot_cust, self.slot_cust[swapped], np.full(i + g, -1)]
+        )
         first_deact = np.minimum(self.churn_day, self.swap_day)
-        self.act_day = np.concatenate([self.act_day[:s], self.swap_day[swapped],
-                                       np.full(i + g, NEVER)])
-        self.sim_act_sec = np.concatenate([self.act_sec, self.swap_sec[swapped],
-                                           np.zeros(i + g, dtype=np.int64)])
+        self.act_day = np.concatenate(
+            [self.act_day[:s], self.swap_day[swapped], np.full(i + g, NEVER)]
+        )
+        self.sim_act_sec = np.concatenate(
+            [self.act_sec, self.swap_sec[swapped], np.zeros(i + g, dtype=np.int64)]
+        )
         self.deact_day = np.concatenate([first_deact, np.full(w + i + g, NEVER)])
-        self.deact_sec = np.concatenate([np.where(self.churn_day < NEVER, self.churn_sec,
-                                                  self.swap_sec), np.zeros(w + i + g, np.int64)])
+        self.deact_sec = np.concatenate(
+            [
+                np.where(self.churn_day < NEVER, self.churn_sec, self.swap_sec),
+                np.zeros(w + i + g, np.int64),
+            ]
+        )
         status = np.select(
-            [self.inv_override == 1, self.inv_override == 2, self.churn_day < NEVER,
-             (self.swap_day < NEVER) & self.lost, self.swap_day < NEVER, self.suspended],
-            [0, 1, 2, 4, 3, 1], 0,
+            [
+                self.inv_override == 1,
+                self.inv_override == 2,
+                self.churn_day < NEVER,
+                (self.swap_day < NEVER) & self.lost,
+                self.swap_day < NEVER,
+                self.suspended,
+            ],
+            [0, 1, 2, 4, 3, 1],
+            0,
         )
         self.status = np.concatenate([status, np.zeros(w, np.int64), np.full(i + g, 5)])
-        self.inv_deact_day = np.where(np.concatenate([self.inv_override > 0,
-                                                      np.zeros(w + i + g, bool)]),
-                                      NEVER, self.deact_day)
+        self.inv_deact_day = np.where(
+            np.concatenate([self.inv_override > 0, np.zeros(w + i + g, bool)]),
+            NEVER,
+            self.deact_day,
+        )
         serial = 10**9 + np.cumsum(rng.integers(1, 40, s + w + i))
         self.iccid = pl.concat([iccids(serial, 20), iccids(10**9 + np.arange(g), 99)])
         slot = np.maximum(self.sim_slot, 0)
-        self.sim_msisdn = pl.Series(self.msisdn[slot]).cast(pl.String).set(
-            pl.Series(self.sim_slot < 0), None)
-        self.sim_data = np.where(self.sim_slot >= 0, self.data[slot], rng.random(s + w + i + g)
-                                 < 0.3)
+        self.sim_msisdn = (
+            pl.Series(self.msisdn[slot]).cast(pl.String).set(pl.Series(self.sim_slot < 0), None)
+        )
+        self.sim_data = np.where(
+            self.sim_slot >= 0, self.data[slot], rng.random(s + w + i + g) < 0.3
+        )
         self.cust_id = padded("C", np.arange(self.n), 8)
         self.acct_id = padded("A", np.arange(self.n), 8)
         # Per SIM row (first SIMs only): plant controls.
@@ -400,29 +477,41 @@ class World:
         self.sim_extra_bill = np.concatenate([self.extra_bill_day, pad])
         self.sim_tariff_day = np.concatenate([self.tariff_day, pad])
         self.sim_omit = np.concatenate([self.omit_tonight, np.zeros(w + i + g, bool)])
-        self.by_cycle = [np.flatnonzero((self.sim_cust >= 0)
-                                        & (self.cycle[np.maximum(self.sim_cust, 0)] == k))
-                         for k in range(len(self.runs))]
+        self.by_cycle = [
+            np.flatnonzero((self.sim_cust >= 0) & (self.cycle[np.maximum(self.sim_cust, 0)] == k))
+            for k in range(len(self.runs))
+        ]
 
     def ref_rows(self, ref: np.ndarray) -> np.ndarray:
         """SIM rows of planted lines' refs (-1: no SIM)."""
         stock, ghosts = self.inventory_rows - self.in_stock, self.inventory_rows
-        return np.select([ref == NO_SIM, ref <= GHOST, ref < 0],
-                         [-1, ghosts + (GHOST - ref), stock + (-1 - ref)], ref)
+        return np.select(
+            [ref == NO_SIM, ref <= GHOST, ref < 0],
+            [-1, ghosts + (GHOST - ref), stock + (-1 - ref)],
+            ref,
+        )
 
     def customer_flags(self) -> dict[str, np.ndarray]:
         """has_active, cancelled (in the 60 days) and raised (commitment), per customer."""
-        rows = np.flatnonzero(np.isin(self.status[: self.inventory_rows], (0, 1))
-                              & (self.sim_cust[: self.inventory_rows] >= 0))
+        rows = np.flatnonzero(
+            np.isin(self.status[: self.inventory_rows], (0, 1))
+            & (self.sim_cust[: self.inventory_rows] >= 0)
+        )
         has_active = np.bincount(self.sim_cust[rows], minlength=self.n) > 0
         churn = self.churn_day
-        cancelled = np.bincount(self.slot_cust[(churn >= WINDOW) & (churn <= LAST)],
-                                minlength=self.n) > 0
-        before = np.select([self.chg_day < WINDOW, self.new & (self.act_day[: self.slots]
-                                                                < WINDOW)],
-                           [FEES[self.fee1], FEES[self.fee0]], 0)
-        after = np.select([churn <= LAST, self.chg_day <= LAST, self.new],
-                          [0, FEES[self.fee1], FEES[self.fee0]], 0)
+        cancelled = (
+            np.bincount(self.slot_cust[(churn >= WINDOW) & (churn <= LAST)], minlength=self.n) > 0
+        )
+        before = np.select(
+            [self.chg_day < WINDOW, self.new & (self.act_day[: self.slots] < WINDOW)],
+            [FEES[self.fee1], FEES[self.fee0]],
+            0,
+        )
+        after = np.select(
+            [churn <= LAST, self.chg_day <= LAST, self.new],
+            [0, FEES[self.fee1], FEES[self.fee0]],
+            0,
+        )
         delta = np.bincount(self.slot_cust, weights=after - before, minlength=self.n)
         return {"has_active": has_active, "cancelled": cancelled, "raised": delta > 0}
 
@@ -450,14 +539,24 @@ class World:
             (quiet, [("disconnect_save", "churn_score"), ("winback", "contract_ending")]),
             (raisers, [("winback", "line_cancelled")]),
             (keepers, [("winback", "line_cancelled")]),
-            (departed[:k], [("contract_end_offer", "contract_ending"),
-                            ("loyalty_reward", "churn_score"),
-                            ("disconnect_save", "disconnect_request")]),
+            (
+                departed[:k],
+                [
+                    ("contract_end_offer", "contract_ending"),
+                    ("loyalty_reward", "churn_score"),
+                    ("disconnect_save", "disconnect_request"),
+                ],
+            ),
             (departed[k:], [("winback", "line_cancelled")]),
-            (organic, [("disconnect_save", "disconnect_request"),
-                       ("disconnect_save", "port_out_request"),
-                       ("contract_end_offer", "contract_ending"),
-                       ("loyalty_reward", "churn_score")]),
+            (
+                organic,
+                [
+                    ("disconnect_save", "disconnect_request"),
+                    ("disconnect_save", "port_out_request"),
+                    ("contract_end_offer", "contract_ending"),
+                    ("loyalty_reward", "churn_score"),
+                ],
+            ),
             (gone, [("winback", "port_out_request")]),
         ]
         cust, kinds = [], []
@@ -467,21 +566,26 @@ class World:
         c = np.concatenate(cust)
         letter_type, trigger = zip(*[x for part in kinds for x in part], strict=True)
         msisdn = pl.Series(self.msisdn[self.first[c]]).cast(pl.String)
-        return pl.DataFrame({
-            "campaign_id": pl.select(pl.format(
-                f"CMP-{{}}-{NIGHT:%Y%m}",
-                pl.lit(pl.Series(letter_type)).str.to_uppercase().str.replace_all("_", "-"),
-            )).to_series(),
-            "letter_id": padded("LTR", np.arange(1, len(c) + 1), 9),
-            "letter_type": pl.Series(letter_type),
-            "customer_id": self.cust_id.gather(c),
-            "account_id": self.acct_id.gather(c),
-            "msisdn": msisdn.set(pl.Series(rng.random(len(c)) < 0.2), None),
-            "trigger_reason": pl.Series(trigger),
-            "scheduled_send_date": pl.repeat(NIGHT + timedelta(days=3), len(c), eager=True),
-            "channel": pl.Series(np.array(["letter", "email", "sms"])[
-                rng.integers(0, 3, len(c))]),
-        })
+        return pl.DataFrame(
+            {
+                "campaign_id": pl.select(
+                    pl.format(
+                        f"CMP-{{}}-{NIGHT:%Y%m}",
+                        pl.lit(pl.Series(letter_type)).str.to_uppercase().str.replace_all("_", "-"),
+                    )
+                ).to_series(),
+                "letter_id": padded("LTR", np.arange(1, len(c) + 1), 9),
+                "letter_type": pl.Series(letter_type),
+                "customer_id": self.cust_id.gather(c),
+                "account_id": self.acct_id.gather(c),
+                "msisdn": msisdn.set(pl.Series(rng.random(len(c)) < 0.2), None),
+                "trigger_reason": pl.Series(trigger),
+                "scheduled_send_date": pl.repeat(NIGHT + timedelta(days=3), len(c), eager=True),
+                "channel": pl.Series(
+                    np.array(["letter", "email", "sms"])[rng.integers(0, 3, len(c))]
+                ),
+            }
+        )
 
     # -- billing -----------------------------------------------------------------------
 
@@ -495,16 +599,42 @@ class World:
         for extra in self.extra:
             on = extra["day"] == t
             if on.any():
-                parts.append({"cust": extra["cust"][on], "row": self.ref_rows(extra["ref"][on]),
-                              "ctype": extra["ctype"][on], "ps": extra["ps"][on],
-                              "pe": extra["pe"][on], "cents": extra["cents"][on],
-                              "desc": extra["desc"][on], "flip": extra["flip"][on],
-                              "inv": 2, "bd": 0})
-        frame = pl.DataFrame([
-            pl.Series(name, np.concatenate([np.broadcast_to(np.asarray(p[name]), len(p["cust"]))
-                                            for p in parts]).astype(np.int64))
-            for name in ("cust", "row", "ctype", "ps", "pe", "cents", "desc", "flip", "inv", "bd")
-        ]).sort("inv", "cust", maintain_order=True)
+                parts.append(
+                    {
+                        "cust": extra["cust"][on],
+                        "row": self.ref_rows(extra["ref"][on]),
+                        "ctype": extra["ctype"][on],
+                        "ps": extra["ps"][on],
+                        "pe": extra["pe"][on],
+                        "cents": extra["cents"][on],
+                        "desc": extra["desc"][on],
+                        "flip": extra["flip"][on],
+                        "inv": 2,
+                        "bd": 0,
+                    }
+                )
+        frame = pl.DataFrame(
+            [
+                pl.Series(
+                    name,
+                    np.concatenate(
+                        [np.broadcast_to(np.asarray(p[name]), len(p["cust"])) for p in parts]
+                    ).astype(np.int64),
+                )
+                for name in (
+                    "cust",
+                    "row",
+                    "ctype",
+                    "ps",
+                    "pe",
+                    "cents",
+                    "desc",
+                    "flip",
+                    "inv",
+                    "bd",
+                )
+            ]
+        ).sort("inv", "cust", maintain_order=True)
         return self._line_frame(t, frame, first_line)
 
     def _bill_run(self, t: int, k: int) -> list[dict[str, np.ndarray | int]]:
@@ -516,8 +646,9 @@ class World:
         billed |= self.sim_extra_bill[rows] == t
         r = rows[billed]
         fee = self.fee_idx(slot[billed], t)
-        cents = FEES[fee] + np.where(self.sim_tariff_day[r] == t,
-                                     self.tariff_delta[np.minimum(r, self.slots - 1)], 0)
+        cents = FEES[fee] + np.where(
+            self.sim_tariff_day[r] == t, self.tariff_delta[np.minimum(r, self.slots - 1)], 0
+        )
         used_from, used_to = np.maximum(prev, act), np.minimum(t - 1, deact - 1)
         used = used_from <= used_to
         custs = np.flatnonzero(self.cycle == k)
@@ -526,16 +657,46 @@ class World:
         paper = paper[self.paper[paper]]
         run = {"inv": 0, "bd": self.bill_days[k], "flip": 0}
         return [
-            {**run, "cust": self.sim_cust[r], "row": r, "ctype": 0, "ps": t, "pe": nxt - 1,
-             "cents": cents, "desc": fee},
-            {**run, "cust": self.sim_cust[rows[used]], "row": rows[used], "ctype": 1,
-             "ps": used_from[used], "pe": used_to[used],
-             "cents": self.rng.integers(40, 4200, int(used.sum())), "desc": USAGE_TEXT},
-            {**run, "cust": handset, "row": self.first[handset], "ctype": 2, "ps": t, "pe": t,
-             "cents": np.array([p for _, p in HANDSETS])[self.handset[handset]],
-             "desc": HANDSET_TEXT + self.handset[handset]},
-            {**run, "cust": paper, "row": -1, "ctype": 2, "ps": t, "pe": nxt - 1,
-             "cents": 250, "desc": PAPER_TEXT},
+            {
+                **run,
+                "cust": self.sim_cust[r],
+                "row": r,
+                "ctype": 0,
+                "ps": t,
+                "pe": nxt - 1,
+                "cents": cents,
+                "desc": fee,
+            },
+            {
+                **run,
+                "cust": self.sim_cust[rows[used]],
+                "row": rows[used],
+                "ctype": 1,
+                "ps": used_from[used],
+                "pe": used_to[used],
+                "cents": self.rng.integers(40, 4200, int(used.sum())),
+                "desc": USAGE_TEXT,
+            },
+            {
+                **run,
+                "cust": handset,
+                "row": self.first[handset],
+                "ctype": 2,
+                "ps": t,
+                "pe": t,
+                "cents": np.array([p for _, p in HANDSETS])[self.handset[handset]],
+                "desc": HANDSET_TEXT + self.handset[handset],
+            },
+            {
+                **run,
+                "cust": paper,
+                "row": -1,
+                "ctype": 2,
+                "ps": t,
+                "pe": nxt - 1,
+                "cents": 250,
+                "desc": PAPER_TEXT,
+            },
         ]
 
     def _credits(self, t: int) -> dict[str, np.ndarray | int]:
@@ -550,8 +711,18 @@ class World:
         share = FEES[self.fee_idx(self.sim_slot[rows], last)] * (end - t + 1)
         days = end - last + 1
         refund = np.where(mode == 2, -(-share // days) - 1, share // days)
-        return {"cust": cust, "row": rows, "ctype": 3, "ps": t, "pe": end, "cents": -refund,
-                "desc": CREDIT_TEXT, "flip": 0, "inv": 1, "bd": 0}
+        return {
+            "cust": cust,
+            "row": rows,
+            "ctype": 3,
+            "ps": t,
+            "pe": end,
+            "cents": -refund,
+            "desc": CREDIT_TEXT,
+            "flip": 0,
+            "inv": 1,
+            "bd": 0,
+        }
 
     def _line_frame(self, t: int, f: pl.DataFrame, first_line: int) -> pl.DataFrame:
         day = (START + timedelta(days=t)).strftime("%Y%m%d")
@@ -560,28 +731,33 @@ class World:
         code = pl.Series([c for c, _ in TARIFFS])
         inv_tag = pl.Series(["", "X", "P"]).gather(f["inv"])
         cust_text = f["cust"].cast(pl.String).str.zfill(8)
-        frame = pl.DataFrame({
-            "line_id": padded("BL", first_line + np.arange(f.height), 12),
-            "bill_run_id": pl.select(pl.when(f["inv"] == 0)
-                                     .then(pl.format(f"BR-{day}-D{{}}",
-                                                     f["bd"].cast(pl.String).str.zfill(2)))
-                                     .otherwise(pl.lit(f"BR-{day}-OFF"))).to_series(),
-            "invoice_id": pl.select(pl.concat_str(pl.lit(f"INV{day}"), inv_tag, cust_text))
-            .to_series(),
-            "customer_id": self.cust_id.gather(f["cust"]),
-            "account_id": self.acct_id.gather(f["cust"]),
-            "msisdn": self.sim_msisdn.gather(row),
-            "iccid": self.iccid.gather(row),
-            "charge_type": pl.Series(CHARGE).gather(f["ctype"]),
-            "tariff_code": code.gather(f["desc"].set(f["ctype"] != 0, None)),
-            "description": pl.Series(DESCRIPTIONS).gather(f["desc"]),
-            "period_start": dates(f["ps"].to_numpy()),
-            "period_end": dates(f["pe"].to_numpy()),
-            "amount": money(f["cents"].to_numpy()),
-            "currency": pl.Series(CURRENCIES).gather(cur),
-        })
-        return frame.select(pl.col(c).cast(d) for c, d in
-                            SOURCE_SPECS["billing_lines"].schema.items())
+        frame = pl.DataFrame(
+            {
+                "line_id": padded("BL", first_line + np.arange(f.height), 12),
+                "bill_run_id": pl.select(
+                    pl.when(f["inv"] == 0)
+                    .then(pl.format(f"BR-{day}-D{{}}", f["bd"].cast(pl.String).str.zfill(2)))
+                    .otherwise(pl.lit(f"BR-{day}-OFF"))
+                ).to_series(),
+                "invoice_id": pl.select(
+                    pl.concat_str(pl.lit(f"INV{day}"), inv_tag, cust_text)
+                ).to_series(),
+                "customer_id": self.cust_id.gather(f["cust"]),
+                "account_id": self.acct_id.gather(f["cust"]),
+                "msisdn": self.sim_msisdn.gather(row),
+                "iccid": self.iccid.gather(row),
+                "charge_type": pl.Series(CHARGE).gather(f["ctype"]),
+                "tariff_code": code.gather(f["desc"].set(f["ctype"] != 0, None)),
+                "description": pl.Series(DESCRIPTIONS).gather(f["desc"]),
+                "period_start": dates(f["ps"].to_numpy()),
+                "period_end": dates(f["pe"].to_numpy()),
+                "amount": money(f["cents"].to_numpy()),
+                "currency": pl.Series(CURRENCIES).gather(cur),
+            }
+        )
+        return frame.select(
+            pl.col(c).cast(d) for c, d in SOURCE_SPECS["billing_lines"].schema.items()
+        )
 
     # -- store transactions ------------------------------------------------------------
 
@@ -595,24 +771,49 @@ class World:
 
         new = slots[self.new]
         chg = slots[self.chg_day < NEVER]
-        chg_action = np.select([FEES[self.fee1[chg]] > FEES[self.fee0[chg]],
-                                FEES[self.fee1[chg]] < FEES[self.fee0[chg]]], [2, 3], 1)
+        chg_action = np.select(
+            [
+                FEES[self.fee1[chg]] > FEES[self.fee0[chg]],
+                FEES[self.fee1[chg]] < FEES[self.fee0[chg]],
+            ],
+            [2, 3],
+            1,
+        )
         churn = slots[self.churn_day < NEVER]
         swap = slots[self.swap_day < NEVER]
         hs = slots[self.hs_day < NEVER]
         parts = [
             (new, self.act_day[new], self.act_sec[new], 0, new, -1, self.fee0[new], 24),
-            (chg, self.chg_day[chg], self.chg_sec[chg], chg_action,
-             current(self.chg_day[chg], chg), -1, self.fee1[chg], 12),
-            (churn, self.churn_day[churn], self.churn_sec[churn],
-             np.where(self.port[churn], 7, 6), np.where(self.port[churn], -1, churn), -1, -1, 0),
+            (
+                chg,
+                self.chg_day[chg],
+                self.chg_sec[chg],
+                chg_action,
+                current(self.chg_day[chg], chg),
+                -1,
+                self.fee1[chg],
+                12,
+            ),
+            (
+                churn,
+                self.churn_day[churn],
+                self.churn_sec[churn],
+                np.where(self.port[churn], 7, 6),
+                np.where(self.port[churn], -1, churn),
+                -1,
+                -1,
+                0,
+            ),
             (swap, self.swap_day[swap], self.swap_sec[swap], 4, self.new_row[swap], swap, -1, 0),
             (hs, self.hs_day[hs], self.hs_sec[hs], 5, current(self.hs_day[hs], hs), -1, -1, 0),
         ]
         names = ("slot", "day", "sec", "action", "row", "prev", "fee", "months")
-        ev = {name: np.concatenate([np.broadcast_to(np.asarray(p[i]), len(p[0]))
-                                    for p in parts]).astype(np.int64)
-              for i, name in enumerate(names)}
+        ev = {
+            name: np.concatenate(
+                [np.broadcast_to(np.asarray(p[i]), len(p[0])) for p in parts]
+            ).astype(np.int64)
+            for i, name in enumerate(names)
+        }
         order = np.lexsort((ev["action"], ev["slot"], ev["sec"], ev["day"]))
         ev = {name: v[order] for name, v in ev.items()}
         ev["channel"] = rng.choice(4, len(order), p=[0.45, 0.25, 0.2, 0.1])
@@ -628,27 +829,32 @@ class World:
         fee = np.maximum(e["fee"], 0)
         row, prev = pl.Series(e["row"]), pl.Series(e["prev"])
         channel = pl.Series(CHANNELS).gather(e["channel"])
-        frame = pl.DataFrame({
-            "transaction_id": padded("T", lo + 1 + np.arange(hi - lo), 10),
-            "transaction_ts": timestamps(e["day"], e["sec"]),
-            "channel": channel,
-            "store_id": padded("ST", e["store"], 3).set(channel != "store", None),
-            "agent_id": padded("AG", e["agent"], 4).set(channel == "online", None),
-            "customer_id": self.cust_id.gather(cust),
-            "account_id": self.acct_id.gather(cust),
-            "msisdn": pl.Series(self.msisdn[e["slot"]]).cast(pl.String),
-            "iccid": self.iccid.gather(row.set(row < 0, None)),
-            "previous_iccid": self.iccid.gather(prev.set(prev < 0, None)),
-            "action": pl.Series(ACTIONS).gather(e["action"]),
-            "tariff_code": pl.Series([c for c, _ in TARIFFS]).gather(fee)
-            .set(pl.Series(~contract), None),
-            "monthly_fee": money(FEES[fee]).set(pl.Series(~contract), None),
-            "contract_months": pl.Series(e["months"]).set(pl.Series(~contract), None),
-            "currency": pl.Series(CURRENCIES).gather(self.cur[cust])
-            .set(pl.Series(~contract), None),
-        })
-        return frame.select(pl.col(c).cast(d) for c, d in
-                            SOURCE_SPECS["store_transactions"].schema.items())
+        frame = pl.DataFrame(
+            {
+                "transaction_id": padded("T", lo + 1 + np.arange(hi - lo), 10),
+                "transaction_ts": timestamps(e["day"], e["sec"]),
+                "channel": channel,
+                "store_id": padded("ST", e["store"], 3).set(channel != "store", None),
+                "agent_id": padded("AG", e["agent"], 4).set(channel == "online", None),
+                "customer_id": self.cust_id.gather(cust),
+                "account_id": self.acct_id.gather(cust),
+                "msisdn": pl.Series(self.msisdn[e["slot"]]).cast(pl.String),
+                "iccid": self.iccid.gather(row.set(row < 0, None)),
+                "previous_iccid": self.iccid.gather(prev.set(prev < 0, None)),
+                "action": pl.Series(ACTIONS).gather(e["action"]),
+                "tariff_code": pl.Series([c for c, _ in TARIFFS])
+                .gather(fee)
+                .set(pl.Series(~contract), None),
+                "monthly_fee": money(FEES[fee]).set(pl.Series(~contract), None),
+                "contract_months": pl.Series(e["months"]).set(pl.Series(~contract), None),
+                "currency": pl.Series(CURRENCIES)
+                .gather(self.cur[cust])
+                .set(pl.Series(~contract), None),
+            }
+        )
+        return frame.select(
+            pl.col(c).cast(d) for c, d in SOURCE_SPECS["store_transactions"].schema.items()
+        )
 
     # -- inventory ---------------------------------------------------------------------
 
@@ -662,28 +868,38 @@ class World:
         deact_sec = np.where(deact < NEVER, self.deact_sec[:m], 0)
         changed = np.where(deact < NEVER, deact, np.where(act < NEVER, act, -400))
         changed_sec = np.where(deact < NEVER, deact_sec, self.sim_act_sec[:m])
-        frame = pl.DataFrame({
-            "iccid": self.iccid[:m],
-            "msisdn": self.sim_msisdn[:m],
-            "customer_id": self.cust_id.gather(idx).set(owned, None),
-            "account_id": self.acct_id.gather(idx).set(owned, None),
-            "sim_type": pl.Series(np.where(self.sim_data[:m], "data", "voice")),
-            "status": pl.Series(STATUSES).gather(self.status[:m]),
-            "activated_at": timestamps(act, self.sim_act_sec[:m]),
-            "deactivated_at": timestamps(deact, deact_sec),
-            "status_changed_at": timestamps(changed, changed_sec),
-        })
-        return frame.select(pl.col(c).cast(d) for c, d in
-                            SOURCE_SPECS["sim_inventory"].schema.items())
+        frame = pl.DataFrame(
+            {
+                "iccid": self.iccid[:m],
+                "msisdn": self.sim_msisdn[:m],
+                "customer_id": self.cust_id.gather(idx).set(owned, None),
+                "account_id": self.acct_id.gather(idx).set(owned, None),
+                "sim_type": pl.Series(np.where(self.sim_data[:m], "data", "voice")),
+                "status": pl.Series(STATUSES).gather(self.status[:m]),
+                "activated_at": timestamps(act, self.sim_act_sec[:m]),
+                "deactivated_at": timestamps(deact, deact_sec),
+                "status_changed_at": timestamps(changed, changed_sec),
+            }
+        )
+        return frame.select(
+            pl.col(c).cast(d) for c, d in SOURCE_SPECS["sim_inventory"].schema.items()
+        )
 
 
 def curate(warehouse: LocalStorage, source: str, day: date, frame: pl.DataFrame) -> None:
     """Write a history partition exactly as `commit_partition` does after ingest."""
     parts = max(1, -(-frame.height // PART_ROWS))
-    commit_partition(warehouse, LoadedPartition(
-        source=source, business_date=day, valid=frame, quarantined=pl.DataFrame(),
-        rows_read=frame.height, files=[f"part-{i:04d}.csv" for i in range(parts)],
-    ))
+    commit_partition(
+        warehouse,
+        LoadedPartition(
+            source=source,
+            business_date=day,
+            valid=frame,
+            quarantined=pl.DataFrame(),
+            rows_read=frame.height,
+            files=[f"part-{i:04d}.csv" for i in range(parts)],
+        ),
+    )
 
 
 def land(landing: Path, source: str, day: date, frame: pl.DataFrame) -> None:
@@ -692,7 +908,8 @@ def land(landing: Path, source: str, day: date, frame: pl.DataFrame) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     text = frame.with_columns(
         pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        for c, d in frame.schema.items() if isinstance(d, pl.Datetime)
+        for c, d in frame.schema.items()
+        if isinstance(d, pl.Datetime)
     )
     files = []
     for i in range(max(1, -(-text.height // PART_ROWS))):
@@ -700,10 +917,15 @@ def land(landing: Path, source: str, day: date, frame: pl.DataFrame) -> None:
         data = part.write_csv().encode()
         name = f"part-{i:04d}.csv"
         (folder / name).write_bytes(data)
-        files.append({"name": name, "rows": part.height,
-                      "sha256": hashlib.sha256(data).hexdigest()})
-    manifest = {"source": source, "business_date": day.isoformat(), "contract_version": 1,
-                "files": files}
+        files.append(
+            {"name": name, "rows": part.height, "sha256": hashlib.sha256(data).hexdigest()}
+        )
+    manifest = {
+        "source": source,
+        "business_date": day.isoformat(),
+        "contract_version": 1,
+        "files": files,
+    }
     (folder / "_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
@@ -736,15 +958,26 @@ def generate(out: str | Path, customers: int, seed: int = 7, cycles: int = 4) ->
             rows["history"]["billing_lines"] += lines.height
             rows["history"]["store_transactions"] += tx.height
         else:
-            night = {"store_transactions": tx, "sim_inventory": world.inventory(),
-                     "billing_lines": lines, "retention_campaigns": world.choose_letters(k)}
+            night = {
+                "store_transactions": tx,
+                "sim_inventory": world.inventory(),
+                "billing_lines": lines,
+                "retention_campaigns": world.choose_letters(k),
+            }
             for source, frame in night.items():
                 land(landing, source, day, frame)
                 rows["night"][source] = frame.height
     meta = {
-        "format": FORMAT_VERSION, "customers": customers, "seed": seed, "cycles": cycles,
-        "bill_days": world.bill_days, "night": NIGHT.isoformat(), "history_days": DAYS,
-        "slots": world.slots, "sims": world.inventory_rows, "rows": rows,
+        "format": FORMAT_VERSION,
+        "customers": customers,
+        "seed": seed,
+        "cycles": cycles,
+        "bill_days": world.bill_days,
+        "night": NIGHT.isoformat(),
+        "history_days": DAYS,
+        "slots": world.slots,
+        "sims": world.inventory_rows,
+        "rows": rows,
         "plants": world.plants,
     }
     (root / "_bench.json").write_text(json.dumps(meta, indent=2) + "\n")

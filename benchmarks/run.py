@@ -34,8 +34,12 @@ from benchmarks import datagen
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 NIGHT_STEPS = ("ingest_night", "reconcile", "update_cases", "publish")
-STEP_NAMES = {"ingest_night": "ingest", "reconcile": "rules", "update_cases": "case store",
-              "publish": "publish"}
+STEP_NAMES = {
+    "ingest_night": "ingest",
+    "reconcile": "rules",
+    "update_cases": "case store",
+    "publish": "publish",
+}
 
 
 # -- the measured work, run in a child process ---------------------------------------------
@@ -50,8 +54,9 @@ def _peak_rss_kib() -> int:
 
 def _as_cases(frame: pl.DataFrame) -> pl.DataFrame:
     """What the implementations are compared on: case id, rule and amount as text."""
-    return frame.select(pl.col("case_id"), pl.col("rule_id"),
-                        pl.col("amount_at_risk").cast(pl.String))
+    return frame.select(
+        pl.col("case_id"), pl.col("rule_id"), pl.col("amount_at_risk").cast(pl.String)
+    )
 
 
 def worker(kind: str, data: Path, rule: str | None, out: Path, shards: int = 1) -> dict:
@@ -69,8 +74,13 @@ def worker(kind: str, data: Path, rule: str | None, out: Path, shards: int = 1) 
             setattr(night, name, _timed(getattr(night, name), STEP_NAMES[name], steps))
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            night.run_night(str(data / "landing"), str(warehouse), day,
-                            db_url=f"sqlite:///{tmp}/recon.db", shards=shards)
+            night.run_night(
+                str(data / "landing"),
+                str(warehouse),
+                day,
+                db_url=f"sqlite:///{tmp}/recon.db",
+                shards=shards,
+            )
             seconds = time.perf_counter() - t0
         cases = pl.read_parquet(warehouse / f"cases/business_date={day}/cases.parquet")
     elif kind == "engine":
@@ -97,8 +107,12 @@ def worker(kind: str, data: Path, rule: str | None, out: Path, shards: int = 1) 
         raise ValueError(f"unknown measurement {kind}")
     _as_cases(cases).write_parquet(out)
     cpu = resource.getrusage(resource.RUSAGE_SELF)
-    return {"seconds": seconds, "cpu_seconds": cpu.ru_utime + cpu.ru_stime - cpu_start,
-            "steps": steps, "peak_rss_kib": _peak_rss_kib()}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu.ru_utime + cpu.ru_stime - cpu_start,
+        "steps": steps,
+        "peak_rss_kib": _peak_rss_kib(),
+    }
 
 
 def _timed(fn, name: str, steps: dict[str, float]):
@@ -117,36 +131,53 @@ def ensure_night_ingested(data: Path) -> None:
     there yet, ingest it (in a child process, so the parent stays small)."""
     curated = data / f"warehouse/curated/billing_lines/business_date={datagen.NIGHT}"
     if not curated.exists():
-        code = ("import sys; from pipelines.night import ingest_night; "
-                "from pipelines.storage import LocalStorage; from benchmarks import datagen; "
-                "ingest_night(LocalStorage(sys.argv[1] + '/landing'), "
-                "LocalStorage(sys.argv[1] + '/warehouse'), datagen.NIGHT)")
+        code = (
+            "import sys; from pipelines.night import ingest_night; "
+            "from pipelines.storage import LocalStorage; from benchmarks import datagen; "
+            "ingest_night(LocalStorage(sys.argv[1] + '/landing'), "
+            "LocalStorage(sys.argv[1] + '/warehouse'), datagen.NIGHT)"
+        )
         subprocess.run([sys.executable, "-c", code, str(data)], cwd=ROOT, check=True)
 
 
 # -- the parent: data, repetitions, checks, table ------------------------------------------
 
 
-def measure(kind: str, data: Path, rule: str | None, repeat: int, out_dir: Path,
-            shards: int = 1) -> dict:
+def measure(
+    kind: str, data: Path, rule: str | None, repeat: int, out_dir: Path, shards: int = 1
+) -> dict:
     """Median seconds of `repeat` child runs, max peak RSS, the cases of the last run;
     {"failed": why} when a run fails (the benchmark goes on)."""
     runs = []
     out = out_dir / f"{kind}-{rule or 'all'}.parquet"
     for _ in range(repeat):
         load = os.getloadavg()[0]
-        cmd = [sys.executable, "-m", "benchmarks.run", "--worker", kind, "--data", str(data),
-               "--out", str(out), "--shards", str(shards)] + (["--rule", rule] if rule else [])
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--worker",
+            kind,
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--shards",
+            str(shards),
+        ] + (["--rule", rule] if rule else [])
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if done.returncode:
-            why = (f"killed by signal {-done.returncode} (out of memory?)"
-                   if done.returncode < 0 else f"exit code {done.returncode}")
-            print(f"  {kind} {rule or 'all rules'}: FAILED, {why}\n{done.stderr[-2000:]}",
-                  flush=True)
+            why = (
+                f"killed by signal {-done.returncode} (out of memory?)"
+                if done.returncode < 0
+                else f"exit code {done.returncode}"
+            )
+            print(
+                f"  {kind} {rule or 'all rules'}: FAILED, {why}\n{done.stderr[-2000:]}", flush=True
+            )
             return {"failed": why, "stderr": done.stderr[-2000:], "load1_before": [load]}
         runs.append({**json.loads(done.stdout.strip().splitlines()[-1]), "load1": load})
-    steps = {name: statistics.median(r["steps"][name] for r in runs)
-             for name in runs[0]["steps"]}
+    steps = {name: statistics.median(r["steps"][name] for r in runs) for name in runs[0]["steps"]}
     result = {
         "seconds": statistics.median(r["seconds"] for r in runs),
         "cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
@@ -158,8 +189,11 @@ def measure(kind: str, data: Path, rule: str | None, repeat: int, out_dir: Path,
     if steps:
         result["steps"] = steps
     label = f"{kind} {rule or 'all rules'}"
-    print(f"  {label:<45} {result['seconds']:8.2f} s (cpu {result['cpu_seconds']:7.2f} s)  "
-          f"{result['peak_rss_mib']:6d} MiB  runs {result['runs']}", flush=True)
+    print(
+        f"  {label:<45} {result['seconds']:8.2f} s (cpu {result['cpu_seconds']:7.2f} s)  "
+        f"{result['peak_rss_mib']:6d} MiB  runs {result['runs']}",
+        flush=True,
+    )
     return result
 
 
@@ -176,8 +210,10 @@ def compare(name: str, got: Path, want: Path, rule: str | None = None) -> str | 
     if found == expected:
         return None
     missing, extra = sorted(expected - found), sorted(found - expected)
-    return (f"{name}: {len(missing)} engine cases missing, {len(extra)} extra; "
-            f"missing {missing[:5]}, extra {extra[:5]}")
+    return (
+        f"{name}: {len(missing)} engine cases missing, {len(extra)} extra; "
+        f"missing {missing[:5]}, extra {extra[:5]}"
+    )
 
 
 def load_data(profile: str, data: Path, cycles: int) -> dict:
@@ -186,7 +222,10 @@ def load_data(profile: str, data: Path, cycles: int) -> dict:
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if (meta.get("format"), meta.get("customers"), meta.get("cycles")) == (
-                datagen.FORMAT_VERSION, customers, cycles):
+            datagen.FORMAT_VERSION,
+            customers,
+            cycles,
+        ):
             print(f"reusing {data}")
             return meta
     print(f"generating {profile} ({customers} customers) into {data} ...", flush=True)
@@ -204,8 +243,9 @@ def engine_version() -> str | None:
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     if head.returncode:
         return None
-    dirty = subprocess.run([*git, "status", "--porcelain", "pipelines"], capture_output=True,
-                           text=True).stdout.strip()
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "pipelines"], capture_output=True, text=True
+    ).stdout.strip()
     return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
@@ -233,17 +273,23 @@ def print_table(results: dict, rows: int) -> None:
         print(f"engine night end to end: FAILED, {night['failed']}")
     elif night:
         steps = "  ".join(f"{k} {v:.2f}" for k, v in night["steps"].items())
-        print(f"engine night end to end: {night['seconds']:.2f} s (cpu {night['cpu_seconds']:.2f}"
-              f" s), peak {night['peak_rss_mib']} MiB, {rows / night['seconds']:,.0f} rows/s"
-              f"  ({steps})")
-    print(f"\n{'rules: wall s (cpu s)':<30}{'engine':>18}{'duckdb':>18}{'pandas':>18}"
-          f"{'eng MiB':>8}{'duck MiB':>9}{'pd MiB':>8}{'eng/duck':>9}{'eng/pd':>8}")
+        print(
+            f"engine night end to end: {night['seconds']:.2f} s (cpu {night['cpu_seconds']:.2f}"
+            f" s), peak {night['peak_rss_mib']} MiB, {rows / night['seconds']:,.0f} rows/s"
+            f"  ({steps})"
+        )
+    print(
+        f"\n{'rules: wall s (cpu s)':<30}{'engine':>18}{'duckdb':>18}{'pandas':>18}"
+        f"{'eng MiB':>8}{'duck MiB':>9}{'pd MiB':>8}{'eng/duck':>9}{'eng/pd':>8}"
+    )
     for rule in ["all", *results["rules"]]:
         e, d, p = (results[g].get(rule) for g in ("engine", "duckdb", "pandas"))
         if not (e or d or p):
             continue
-        print(f"{rule[:29]:<30}{secs(e)}{secs(d)}{secs(p)}{mib(e)} {mib(d)} {mib(p)}"
-              f"{ratio(wall(e), wall(d)):>9}{ratio(wall(e), wall(p)):>8}")
+        print(
+            f"{rule[:29]:<30}{secs(e)}{secs(d)}{secs(p)}{mib(e)} {mib(d)} {mib(p)}"
+            f"{ratio(wall(e), wall(d)):>9}{ratio(wall(e), wall(p)):>8}"
+        )
     for name in ("engine", "duckdb", "pandas"):
         r = results[name].get("all")
         if wall(r):
@@ -251,21 +297,35 @@ def print_table(results: dict, rows: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--profile", choices=sorted(datagen.PROFILES))
     parser.add_argument("--data", type=Path, help="data folder (default benchmarks/data/<profile>)")
     parser.add_argument("--rules-only", action="store_true", help="skip the end-to-end night")
-    parser.add_argument("--json", type=Path, help="results file (default "
-                                                   "benchmarks/results/<profile>.json)")
+    parser.add_argument(
+        "--json", type=Path, help="results file (default benchmarks/results/<profile>.json)"
+    )
     parser.add_argument("--repeat", type=int, help="runs per measurement (default 3, 1 for 5m)")
-    parser.add_argument("--cycles", type=int, default=4,
-                        help="bill cycles; the night bills 1/cycles of the accounts")
-    parser.add_argument("--skip-pandas", action="store_true",
-                        help="leave pandas out (always left out at 5m: it holds the whole "
-                             "history in memory)")
-    parser.add_argument("--shards", type=int, default=1,
-                        help="customer shards of the engine's night (run one after another)")
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        default=4,
+        help="bill cycles; the night bills 1/cycles of the accounts",
+    )
+    parser.add_argument(
+        "--skip-pandas",
+        action="store_true",
+        help="leave pandas out (always left out at 5m: it holds the whole history in memory)",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="customer shards of the engine's night (run one after another)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--rule", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -295,19 +355,24 @@ def main(argv: list[str] | None = None) -> int:
         for rule in rule_ids:
             results["duckdb"][rule] = measure("duckdb", data, rule, repeat, out_dir)
         if args.skip_pandas or args.profile == "5m":
-            print("  pandas skipped: it holds the whole history in memory (11.4 GiB at 1m, "
-                  "so about 5x that at 5m)")
+            print(
+                "  pandas skipped: it holds the whole history in memory (11.4 GiB at 1m, "
+                "so about 5x that at 5m)"
+            )
         else:
             results["pandas"]["all"] = measure("pandas", data, None, repeat, out_dir)
         measured = [("engine night", results["night"], None)] if results["night"] else []
-        measured += [(f"{group} {r}", m, None if r == "all" else r)
-                     for group in ("engine", "duckdb", "pandas")
-                     for r, m in results[group].items()]
+        measured += [
+            (f"{group} {r}", m, None if r == "all" else r)
+            for group in ("engine", "duckdb", "pandas")
+            for r, m in results[group].items()
+        ]
         failed = [f"{name}: {m['failed']}" for name, m, _ in measured if "failed" in m]
         ok = [(name, m, rule) for name, m, rule in measured if "failed" not in m]
         reference = next(m for _, m, rule in ok if rule is None)
-        problems = [p for name, m, rule in ok
-                    if (p := compare(name, m["cases"], reference["cases"], rule))]
+        problems = [
+            p for name, m, rule in ok if (p := compare(name, m["cases"], reference["cases"], rule))
+        ]
         found = pl.read_parquet(reference["cases"]).group_by("rule_id").len()
         per_rule = dict(found.iter_rows())
         planted = {r: p["planted"] for r, p in meta["plants"].items()}
@@ -317,12 +382,22 @@ def main(argv: list[str] | None = None) -> int:
         m.pop("cases", None)
     print_table(results, rows)
     report = {
-        "profile": args.profile, "data": meta, "input_rows": rows, "repeat": repeat,
-        "night_shards": args.shards, "engine_commit": engine_version(),
-        "machine": {"cpus": os.cpu_count(), "load_average_start": started_load,
-                    "load_average_end": os.getloadavg()},
-        "results": results, "cases_per_rule": per_rule,
-        "identical_outputs": not problems, "problems": problems, "failed": failed,
+        "profile": args.profile,
+        "data": meta,
+        "input_rows": rows,
+        "repeat": repeat,
+        "night_shards": args.shards,
+        "engine_commit": engine_version(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_start": started_load,
+            "load_average_end": os.getloadavg(),
+        },
+        "results": results,
+        "cases_per_rule": per_rule,
+        "identical_outputs": not problems,
+        "problems": problems,
+        "failed": failed,
     }
     target = args.json or HERE / "results" / f"{args.profile}.json"
     target.parent.mkdir(parents=True, exist_ok=True)

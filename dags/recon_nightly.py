@@ -38,9 +38,11 @@ SETTINGS = dag_settings()
     },
     params={
         "business_date": Param(
-            None, type=["null", "string"], pattern=DATE_PATTERN,
+            None,
+            type=["null", "string"],
+            pattern=DATE_PATTERN,
             description="Night to (re)run, YYYY-MM-DD; empty: the run's data interval start. "
-                        "Required for a manual run without a logical date.",
+            "Required for a manual run without a logical date.",
         ),
     },
     tags=["recon"],
@@ -69,11 +71,13 @@ def recon_nightly():
         from pipelines.ingest import RejectedPartition
 
         try:
-            return night.ingest_source(open_landing(), open_warehouse(), source,
-                                       date.fromisoformat(day))
+            return night.ingest_source(
+                open_landing(), open_warehouse(), source, date.fromisoformat(day)
+            )
         except RejectedPartition as exc:
             raise AirflowFailException(
-                f"{source} for business date {day} rejected, nothing published: {exc}") from exc
+                f"{source} for business date {day} rejected, nothing published: {exc}"
+            ) from exc
 
     @task
     def validate(source: str, day: str) -> dict:
@@ -85,12 +89,13 @@ def recon_nightly():
         from pipelines.quality import CriticalExpectationFailed, validate_source
 
         try:
-            outcome = validate_source(open_landing(), open_warehouse(), source,
-                                      date.fromisoformat(day))
+            outcome = validate_source(
+                open_landing(), open_warehouse(), source, date.fromisoformat(day)
+            )
         except CriticalExpectationFailed as exc:
             raise AirflowFailException(
-                f"{source} for business date {day} failed data quality, nothing published: "
-                f"{exc}") from exc
+                f"{source} for business date {day} failed data quality, nothing published: {exc}"
+            ) from exc
         return outcome.summary()
 
     @task
@@ -111,8 +116,9 @@ def recon_nightly():
         from pipelines import night
         from pipelines.airflow_config import open_warehouse
 
-        return night.reconcile(open_warehouse(), date.fromisoformat(day),
-                               shard if shards > 1 else None, shards)
+        return night.reconcile(
+            open_warehouse(), date.fromisoformat(day), shard if shards > 1 else None, shards
+        )
 
     @task
     def update_cases(day: str) -> str:
@@ -121,8 +127,12 @@ def recon_nightly():
         from pipelines import night
         from pipelines.airflow_config import case_store_url, open_warehouse, required_env
 
-        return night.update_cases(open_warehouse(), date.fromisoformat(day), case_store_url(),
-                                  required_env("RECON_WAREHOUSE"))
+        return night.update_cases(
+            open_warehouse(),
+            date.fromisoformat(day),
+            case_store_url(),
+            required_env("RECON_WAREHOUSE"),
+        )
 
     @task
     def publish(day: str) -> dict:
@@ -138,14 +148,20 @@ def recon_nightly():
     day = resolved["business_date"]
     checked = []
     for source in SOURCES:
-        waited = manifest_sensor(SETTINGS, task_id=f"wait_for_{source}", source=source,
-                                 location=resolved[source], business_date=day)
+        waited = manifest_sensor(
+            SETTINGS,
+            task_id=f"wait_for_{source}",
+            source=source,
+            location=resolved[source],
+            business_date=day,
+        )
         ingested = ingest.override(task_id=f"ingest_{source}")(source, day)
         validated = validate.override(task_id=f"validate_{source}")(source, day)
         waited >> ingested >> validated
         checked.append(validated)
     counted = reconcile.partial(day=day, shards=SETTINGS.shards).expand(
-        shard=list(range(SETTINGS.shards)))
+        shard=list(range(SETTINGS.shards))
+    )
     checked >> clear_detections(day) >> counted >> update_cases(day) >> publish(day)
 
 

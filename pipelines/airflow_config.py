@@ -27,8 +27,17 @@ DEFAULT_SENSOR_TIMEOUT = 6 * 3600.0
 DEFAULT_POKE_INTERVAL = 60.0
 MAX_SHARDS = 1024  # Airflow's default [core] max_map_length
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
-          "0": False, "false": False, "no": False, "off": False, "": False}
+_FLAGS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+    "": False,
+}
 
 
 class ConfigError(ValueError):
@@ -111,8 +120,10 @@ def business_date(param: str | None, data_interval_start: datetime | None) -> da
     if param:
         return parse_date(param, "param business_date")
     if data_interval_start is None:
-        raise ConfigError("this run has no data interval (a manual run without a logical "
-                          "date): set the param business_date (YYYY-MM-DD) to name the night")
+        raise ConfigError(
+            "this run has no data interval (a manual run without a logical "
+            "date): set the param business_date (YYYY-MM-DD) to name the night"
+        )
     return data_interval_start.astimezone(UTC).date()
 
 
@@ -147,8 +158,9 @@ def s3_options(conn: Any | None) -> dict[str, str]:
     if conn is None:
         return {}
     extra = conn.extra_dejson or {}
-    endpoint = extra.get("endpoint_url") or extra.get("service_config", {}).get(
-        "s3", {}).get("endpoint_url")
+    endpoint = extra.get("endpoint_url") or extra.get("service_config", {}).get("s3", {}).get(
+        "endpoint_url"
+    )
     options = {
         "aws_access_key_id": conn.login or extra.get("aws_access_key_id"),
         "aws_secret_access_key": conn.password or extra.get("aws_secret_access_key"),

@@ -26,11 +26,14 @@ class _NamesLateSource:
     location: str  # where the manifest is awaited
 
     def late_message(self) -> str:
-        return (f"source {self.source} is late for business date {self.business_date}: "
-                f"{self.location} did not arrive within {self.timeout:g} s")
+        return (
+            f"source {self.source} is late for business date {self.business_date}: "
+            f"{self.location} did not arrive within {self.timeout:g} s"
+        )
 
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None,
-                         context: Any) -> Any:
+    def resume_execution(
+        self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any
+    ) -> Any:
         try:
             return super().resume_execution(next_method, next_kwargs, context)
         except AirflowSensorTimeout as exc:
@@ -46,9 +49,10 @@ class ManifestFileTrigger(BaseTrigger):
         self.path, self.poke_interval, self.deadline = path, poke_interval, deadline
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (f"{__name__}.ManifestFileTrigger",
-                {"path": self.path, "poke_interval": self.poke_interval,
-                 "deadline": self.deadline})
+        return (
+            f"{__name__}.ManifestFileTrigger",
+            {"path": self.path, "poke_interval": self.poke_interval, "deadline": self.deadline},
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         deadline = datetime.fromisoformat(self.deadline)
@@ -106,12 +110,19 @@ class S3ManifestSensor(_NamesLateSource, S3KeySensor):
         return self.bucket_key
 
 
-def manifest_sensor(settings: DagSettings, *, task_id: str, source: str, location: Any,
-                    business_date: Any) -> BaseSensorOperator:
+def manifest_sensor(
+    settings: DagSettings, *, task_id: str, source: str, location: Any, business_date: Any
+) -> BaseSensorOperator:
     """The sensor for one source's manifest: S3 or local, as RECON_LANDING says."""
     timing = {"timeout": settings.sensor_timeout, "poke_interval": settings.poke_interval}
     if settings.landing_on_s3:
-        return S3ManifestSensor(task_id=task_id, source=source, bucket_key=location,
-                                business_date=business_date, **timing)
-    return LocalManifestSensor(task_id=task_id, source=source, path=location,
-                               business_date=business_date, **timing)
+        return S3ManifestSensor(
+            task_id=task_id,
+            source=source,
+            bucket_key=location,
+            business_date=business_date,
+            **timing,
+        )
+    return LocalManifestSensor(
+        task_id=task_id, source=source, path=location, business_date=business_date, **timing
+    )

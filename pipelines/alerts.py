@@ -22,15 +22,18 @@ log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_SECONDS = 5
 
 
-def alert_record(context: Mapping[str, Any], business_date: date | None,
-                 now: datetime | None = None) -> dict[str, Any]:
+def alert_record(
+    context: Mapping[str, Any], business_date: date | None, now: datetime | None = None
+) -> dict[str, Any]:
     """What failed, when, with which error, and where its log is."""
     ti = context["ti"]
     error = context.get("exception")
     day = business_date.isoformat() if business_date else None
     return {
-        "text": (f"recon: task {ti.task_id} failed for business date {day or 'unknown'} "
-                 f"(run {ti.run_id}): {error}"),
+        "text": (
+            f"recon: task {ti.task_id} failed for business date {day or 'unknown'} "
+            f"(run {ti.run_id}): {error}"
+        ),
         "dag_id": ti.dag_id,
         "dag_run_id": ti.run_id,
         "task_id": ti.task_id,
@@ -45,6 +48,7 @@ def alert_record(context: Mapping[str, Any], business_date: date | None,
 
 def alert_key(record: Mapping[str, Any]) -> str:
     """The record's key in the warehouse."""
+
     def safe(name: str) -> str:
         return re.sub(r"[^\w.:+-]", "_", name)
 
@@ -52,19 +56,21 @@ def alert_key(record: Mapping[str, Any]) -> str:
     return f"alerts/business_date={day}/{safe(record['dag_run_id'])}-{safe(record['task_id'])}.json"
 
 
-def post_webhook(url: str, record: Mapping[str, Any],
-                 timeout: float = WEBHOOK_TIMEOUT_SECONDS) -> None:
+def post_webhook(
+    url: str, record: Mapping[str, Any], timeout: float = WEBHOOK_TIMEOUT_SECONDS
+) -> None:
     """POST the record as JSON (its `text` field suits Slack-style incoming webhooks)."""
     request = urllib.request.Request(
-        url, data=json.dumps(record).encode(), method="POST",
+        url,
+        data=json.dumps(record).encode(),
+        method="POST",
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         response.read()
 
 
-def raise_alert(record: Mapping[str, Any], warehouse: Any | None,
-                webhook_url: str | None) -> None:
+def raise_alert(record: Mapping[str, Any], warehouse: Any | None, webhook_url: str | None) -> None:
     """Log the alert, write it into the warehouse, POST it to the webhook; never raises."""
     log.error("ALERT %s (log: %s)", record["text"], record["log_url"])
     if warehouse is not None:
@@ -81,9 +87,11 @@ def raise_alert(record: Mapping[str, Any], warehouse: Any | None,
             log.warning("could not POST the alert to the webhook: %s", exc)
 
 
-def on_task_failure(context: Mapping[str, Any],
-                    open_warehouse: Callable[[], Any] | None = None,
-                    env: Mapping[str, str] = os.environ) -> None:
+def on_task_failure(
+    context: Mapping[str, Any],
+    open_warehouse: Callable[[], Any] | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> None:
     """The DAG's on_failure_callback: alert on the failed task of a night."""
     from pipelines import airflow_config
 

@@ -38,16 +38,46 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 # The published columns, in contract order (section 3).
 CASE_COLUMNS = (
-    "case_id", "rule_id", "severity", "business_date", "customer_id", "account_id", "msisdn",
-    "iccid", "invoice_id", "transaction_id", "letter_id", "period_start", "period_end",
-    "amount_at_risk", "currency", "status", "first_seen", "last_seen", "summary", "evidence",
+    "case_id",
+    "rule_id",
+    "severity",
+    "business_date",
+    "customer_id",
+    "account_id",
+    "msisdn",
+    "iccid",
+    "invoice_id",
+    "transaction_id",
+    "letter_id",
+    "period_start",
+    "period_end",
+    "amount_at_risk",
+    "currency",
+    "status",
+    "first_seen",
+    "last_seen",
+    "summary",
+    "evidence",
 )
 
 # What a rule produces for each case, before the case store adds status and dates.
 DETECTION_COLUMNS = (
-    "case_id", "rule_id", "severity", "customer_id", "account_id", "msisdn", "iccid",
-    "invoice_id", "transaction_id", "letter_id", "period_start", "period_end",
-    "amount_at_risk", "currency", "summary", "evidence",
+    "case_id",
+    "rule_id",
+    "severity",
+    "customer_id",
+    "account_id",
+    "msisdn",
+    "iccid",
+    "invoice_id",
+    "transaction_id",
+    "letter_id",
+    "period_start",
+    "period_end",
+    "amount_at_risk",
+    "currency",
+    "summary",
+    "evidence",
 )
 
 STATUSES = ("open", "acknowledged", "resolved", "false_positive")

@@ -56,25 +56,40 @@ def _progress(i: int, n: int, result: NightResult, seconds: float) -> None:
 
 
 landing_opt = click.option("--landing", required=True, help="Landing root: folder or s3:// prefix.")
-warehouse_opt = click.option("--warehouse", required=True,
-                             help="Warehouse root: folder or s3:// prefix.")
-shards_opt = click.option("--shards", default=1, show_default=True, type=click.IntRange(1),
-                          help="Reconcile in N customer shards, one after another "
-                               "(bounds memory; the DAG runs them in parallel).")
-validate_opt = click.option("--validate/--no-validate", default=False, show_default=True,
-                            help="Run the data-quality suites after ingest; a critical failure "
-                                 "stops the night (exit 2).")
-db_opt = click.option("--db", "db_url", envvar="RECON_DB_URL", default=None,
-                      help="Case store SQLAlchemy URL [env RECON_DB_URL; default: SQLite in "
-                           "the warehouse].")
+warehouse_opt = click.option(
+    "--warehouse", required=True, help="Warehouse root: folder or s3:// prefix."
+)
+shards_opt = click.option(
+    "--shards",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Reconcile in N customer shards, one after another "
+    "(bounds memory; the DAG runs them in parallel).",
+)
+validate_opt = click.option(
+    "--validate/--no-validate",
+    default=False,
+    show_default=True,
+    help="Run the data-quality suites after ingest; a critical failure stops the night (exit 2).",
+)
+db_opt = click.option(
+    "--db",
+    "db_url",
+    envvar="RECON_DB_URL",
+    default=None,
+    help="Case store SQLAlchemy URL [env RECON_DB_URL; default: SQLite in the warehouse].",
+)
 
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def main(verbose: bool) -> None:
     """recon: nightly billing-versus-CRM reconciliation."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 @main.command()
@@ -84,14 +99,23 @@ def main(verbose: bool) -> None:
 @db_opt
 @shards_opt
 @validate_opt
-def run(landing: str, warehouse: str, business_date: date, db_url: str | None,
-        shards: int, validate: bool) -> None:
+def run(
+    landing: str,
+    warehouse: str,
+    business_date: date,
+    db_url: str | None,
+    shards: int,
+    validate: bool,
+) -> None:
     """Process one night: ingest, evaluate every rule, update cases, publish."""
-    result = _guarded(lambda: run_night(landing, warehouse, business_date, db_url, shards,
-                                        validate))
+    result = _guarded(
+        lambda: run_night(landing, warehouse, business_date, db_url, shards, validate)
+    )
     c = result.summary["cases"]
-    click.echo(f"{business_date}: {c['published']} cases ({c['new']} new, {c['closed']} closed); "
-               f"report: {result.report_uri}")
+    click.echo(
+        f"{business_date}: {c['published']} cases ({c['new']} new, {c['closed']} closed); "
+        f"report: {result.report_uri}"
+    )
 
 
 @main.command("backfill")
@@ -102,11 +126,19 @@ def run(landing: str, warehouse: str, business_date: date, db_url: str | None,
 @db_opt
 @shards_opt
 @validate_opt
-def backfill_cmd(landing: str, warehouse: str, start: date, end: date,
-                 db_url: str | None, shards: int, validate: bool) -> None:
+def backfill_cmd(
+    landing: str,
+    warehouse: str,
+    start: date,
+    end: date,
+    db_url: str | None,
+    shards: int,
+    validate: bool,
+) -> None:
     """Run the nights from --start to --end in order."""
-    results = _guarded(lambda: backfill(landing, warehouse, start, end, db_url, _progress,
-                                        shards, validate))
+    results = _guarded(
+        lambda: backfill(landing, warehouse, start, end, db_url, _progress, shards, validate)
+    )
     click.echo(f"{len(results)} nights processed; last report: {results[-1].report_uri}")
 
 
@@ -143,11 +175,16 @@ def _quality_table(night: NightValidation) -> str:
             f"{s['rows_loaded']} loaded, {s['rows_quarantined']} quarantined"
         )
         rows = [("result", "severity", "expectation", "target", "observed")]
-        rows += [("pass" if c.success else "FAIL", c.severity, c.expectation, c.target, c.observed)
-                 for c in outcome.checks]
+        rows += [
+            ("pass" if c.success else "FAIL", c.severity, c.expectation, c.target, c.observed)
+            for c in outcome.checks
+        ]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        lines += ["  " + "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)),
-                                    row[4]]) for row in rows]
+        lines += [
+            "  "
+            + "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]])
+            for row in rows
+        ]
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -163,13 +200,16 @@ def generate(out: Path, seed: int, customers: int, start: date, days: int) -> No
     from pipelines.generator import generate as generate_landing
 
     result = _guarded(lambda: generate_landing(out, seed, customers, start, days))
-    click.echo(f"{len(result.business_dates)} business dates written to {out}; "
-               f"ground truth: {result.ground_truth_path}")
+    click.echo(
+        f"{len(result.business_dates)} business dates written to {out}; "
+        f"ground truth: {result.ground_truth_path}"
+    )
 
 
 @main.command()
-@click.option("--out", default="demo", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out", default="demo", show_default=True, type=click.Path(file_okay=False, path_type=Path)
+)
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--customers", default=400, show_default=True, type=click.IntRange(1))
 @click.option("--days", default=120, show_default=True, type=click.IntRange(1))
@@ -189,8 +229,9 @@ def demo(out: Path, seed: int, customers: int, days: int) -> None:
     t0 = datetime.now()
     generated = _guarded(lambda: generate_landing(landing, seed, customers, start, days))
     dates = generated.business_dates
-    results = _guarded(lambda: backfill(str(landing), str(warehouse), dates[0], dates[-1],
-                                        None, _progress))
+    results = _guarded(
+        lambda: backfill(str(landing), str(warehouse), dates[0], dates[-1], None, _progress)
+    )
     last = results[-1]
     click.echo("")
     click.echo(_summary_table(last.summary))
@@ -204,15 +245,18 @@ def _summary_table(summary: dict) -> str:
     rows = [("rule", "found", "new", "open", "closed", "amount at risk")]
     for rule_id, r in summary["rules"].items():
         money = ", ".join(f"{a} {c}" for c, a in r["amount_at_risk"].items()) or "-"
-        rows.append((rule_id, str(r["found"]), str(r["new"]), str(r["still_open"]),
-                     str(r["closed"]), money))
+        rows.append(
+            (rule_id, str(r["found"]), str(r["new"]), str(r["still_open"]), str(r["closed"]), money)
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"Cases on {summary['business_date']}"]
     for row in rows:
-        lines.append("  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ))
+        lines.append(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     return "\n".join(lines)
 
 

@@ -51,8 +51,14 @@ class Source:
 
 CHANNELS = ("store", "online", "telesales", "social")
 ACTIONS = (
-    "new_line", "renewal", "upgrade", "downgrade",
-    "sim_swap", "handset_sale", "cancel_line", "port_out",
+    "new_line",
+    "renewal",
+    "upgrade",
+    "downgrade",
+    "sim_swap",
+    "handset_sale",
+    "cancel_line",
+    "port_out",
 )
 CONTRACT_ACTIONS = ("new_line", "renewal", "upgrade", "downgrade")
 SIM_TYPES = ("voice", "data")
@@ -61,7 +67,11 @@ ACTIVE_STATUSES = ("active", "suspended")
 CHARGE_TYPES = ("recurring", "usage", "one_off", "credit")
 LETTER_TYPES = ("disconnect_save", "winback", "contract_end_offer", "loyalty_reward")
 TRIGGER_REASONS = (
-    "disconnect_request", "port_out_request", "line_cancelled", "contract_ending", "churn_score",
+    "disconnect_request",
+    "port_out_request",
+    "line_cancelled",
+    "contract_ending",
+    "churn_score",
 )
 LETTER_CHANNELS = ("letter", "email", "sms")
 

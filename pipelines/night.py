@@ -46,8 +46,9 @@ class BadInput(Exception):
         self.business_date = business_date
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"business date {business_date}: input rejected, nothing published:\n"
-                         f"{lines}")
+        super().__init__(
+            f"business date {business_date}: input rejected, nothing published:\n{lines}"
+        )
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,18 @@ def staging_prefix(business_date: date) -> str:
     return f"staging/business_date={business_date.isoformat()}"
 
 
-def ingest_source(landing: Storage, warehouse: Storage, source: str,
-                  business_date: date) -> dict[str, object]:
+def ingest_source(
+    landing: Storage, warehouse: Storage, source: str, business_date: date
+) -> dict[str, object]:
     """Check one source's partition and add it to the curated history; returns its stats."""
     loaded = load_partition(landing, source, business_date, warehouse)
     commit_partition(warehouse, loaded)
     return loaded.stats()
 
 
-def ingest_night(landing: Storage, warehouse: Storage,
-                 business_date: date) -> dict[str, LoadedPartition]:
+def ingest_night(
+    landing: Storage, warehouse: Storage, business_date: date
+) -> dict[str, LoadedPartition]:
     """Check every source's partition first, then add them all to the curated history."""
     loaded, problems = {}, []
     for source in SOURCES:
@@ -94,10 +97,9 @@ def validate_quality(landing: Storage, warehouse: Storage, business_date: date) 
         raise BadInput(business_date, [exc]) from exc
 
 
-
-
-def night_inputs(warehouse: Storage, business_date: date, shard: int | None = None,
-                 shards: int = 1) -> NightInputs:
+def night_inputs(
+    warehouse: Storage, business_date: date, shard: int | None = None, shards: int = 1
+) -> NightInputs:
     """The curated history the rules judge a night on, for one shard or the whole night."""
     night = NightInputs(
         business_date=business_date,
@@ -108,14 +110,13 @@ def night_inputs(warehouse: Storage, business_date: date, shard: int | None = No
     )
     if shard is None:
         return night
-    customers = shard_customers(
-        [night.billing, night.transactions, night.letters], shard, shards
-    )
+    customers = shard_customers([night.billing, night.transactions, night.letters], shard, shards)
     return replace(night, customers=customers)
 
 
-def reconcile(warehouse: Storage, business_date: date, shard: int | None = None,
-              shards: int = 1) -> int:
+def reconcile(
+    warehouse: Storage, business_date: date, shard: int | None = None, shards: int = 1
+) -> int:
     """Evaluate every rule for the night (or one shard of it) and stage the detections.
 
     Returns the number of detections staged. Shards are staged side by side and merged by
@@ -126,16 +127,20 @@ def reconcile(warehouse: Storage, business_date: date, shard: int | None = None,
     if shard is None:
         warehouse.replace_prefix(prefix, {"part-whole.parquet": parquet_bytes(detections)})
     else:
-        warehouse.write_bytes(f"{prefix}/part-{shard:04d}-of-{shards:04d}.parquet",
-                              parquet_bytes(detections))
+        warehouse.write_bytes(
+            f"{prefix}/part-{shard:04d}-of-{shards:04d}.parquet", parquet_bytes(detections)
+        )
     return detections.height
 
 
 def staged_detections(warehouse: Storage, business_date: date) -> pl.DataFrame:
     """The night's staged detections, shards merged (a case found by two shards once)."""
     prefix = f"{staging_prefix(business_date)}/detections"
-    parts = [pl.read_parquet(io.BytesIO(warehouse.read_bytes(k)))
-             for k in warehouse.list(prefix) if k.endswith(".parquet")]
+    parts = [
+        pl.read_parquet(io.BytesIO(warehouse.read_bytes(k)))
+        for k in warehouse.list(prefix)
+        if k.endswith(".parquet")
+    ]
     if not parts:
         raise FileNotFoundError(f"no staged detections for {business_date}: run reconcile first")
     merged = pl.concat(parts).unique(maintain_order=True).sort("rule_id", "case_id")
@@ -144,8 +149,13 @@ def staged_detections(warehouse: Storage, business_date: date) -> pl.DataFrame:
     return merged
 
 
-def update_cases(warehouse: Storage, business_date: date, db_url: str | None,
-                 warehouse_uri: str, started: datetime | None = None) -> str:
+def update_cases(
+    warehouse: Storage,
+    business_date: date,
+    db_url: str | None,
+    warehouse_uri: str,
+    started: datetime | None = None,
+) -> str:
     """Apply the staged detections to the case store; stages what publish needs."""
     started = started or datetime.now(UTC)
     run_id = f"{business_date.isoformat()}T{started:%Y%m%dT%H%M%S%fZ}"
@@ -171,13 +181,18 @@ def publish(warehouse: Storage, business_date: date) -> NightResult:
         summary["quality"] = quality
     report = publish_night(warehouse, business_date, cases, summary)
     warehouse.delete_prefix(prefix)
-    log.info("business date %s: %d cases published, report %s",
-             business_date, cases.height, report)
+    log.info("business date %s: %d cases published, report %s", business_date, cases.height, report)
     return NightResult(business_date, summary, report)
 
 
-def run_night(landing_uri: str, warehouse_uri: str, business_date: date,
-              db_url: str | None = None, shards: int = 1, validate: bool = False) -> NightResult:
+def run_night(
+    landing_uri: str,
+    warehouse_uri: str,
+    business_date: date,
+    db_url: str | None = None,
+    shards: int = 1,
+    validate: bool = False,
+) -> NightResult:
     """Process one night (contract section 4, `recon run`); shards run one after another.
 
     With `validate`, the data-quality suites run after ingest; a critical failure stops the
@@ -240,10 +255,16 @@ def business_dates(start: date, end: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def backfill(landing_uri: str, warehouse_uri: str, start: date, end: date,
-             db_url: str | None = None,
-             progress: Callable[[int, int, NightResult, float], None] | None = None,
-             shards: int = 1, validate: bool = False) -> list[NightResult]:
+def backfill(
+    landing_uri: str,
+    warehouse_uri: str,
+    start: date,
+    end: date,
+    db_url: str | None = None,
+    progress: Callable[[int, int, NightResult, float], None] | None = None,
+    shards: int = 1,
+    validate: bool = False,
+) -> list[NightResult]:
     """Run the nights from start to end in order; stops at the first failing night."""
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")

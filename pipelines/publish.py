@@ -34,8 +34,9 @@ def money_by_currency(cases: pl.DataFrame) -> dict[str, str]:
     return {c: f"{v:.2f}" for c, v in sorted(totals.items())}
 
 
-def publish_night(warehouse: Storage, business_date: date, cases: pl.DataFrame,
-                  summary: dict) -> str:
+def publish_night(
+    warehouse: Storage, business_date: date, cases: pl.DataFrame, summary: dict
+) -> str:
     """Write the night's files into place in one swap; returns the report's URI."""
     cases = cases.select(CASE_COLUMNS).sort("rule_id", "case_id")
     files = {

@@ -26,8 +26,11 @@ def render_report(business_date: date, cases: pl.DataFrame, summary: dict) -> st
     ]
     ordered = cases.with_columns(
         _sev=pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8)
-    ).sort(["_sev", "rule_id", "amount_at_risk", "case_id"],
-           descending=[False, False, True, False], nulls_last=True)
+    ).sort(
+        ["_sev", "rule_id", "amount_at_risk", "case_id"],
+        descending=[False, False, True, False],
+        nulls_last=True,
+    )
     largest = (
         cases.filter(pl.col("amount_at_risk").is_not_null())
         .sort(["amount_at_risk", "case_id"], descending=[True, False])

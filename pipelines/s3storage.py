@@ -25,8 +25,13 @@ PARALLEL = 8  # concurrent uploads and copies in replace_prefix
 MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 # What a boto3 session reads from the environment when it is created.
 SESSION_ENV = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-    "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
 )
 
 
@@ -80,10 +85,7 @@ class S3Storage:
         )
         self._session = _session()
         self.region = (
-            region
-            or os.environ.get("AWS_REGION")
-            or self._session.region_name
-            or "us-east-1"
+            region or os.environ.get("AWS_REGION") or self._session.region_name or "us-east-1"
         )
         self._credentials = (aws_access_key_id, aws_secret_access_key, aws_session_token)
         # A custom endpoint (MinIO, moto, Ceph) gets path-style addressing, as polars uses.
@@ -144,8 +146,9 @@ class S3Storage:
                 ) from exc
             if code in MISSING_KEY_CODES:
                 raise FileNotFoundError(f"no such S3 object: {uri}") from exc
-            raise OSError(f"S3 request for {uri} failed: {code} {error.get('Message', exc)}"
-                          ) from exc
+            raise OSError(
+                f"S3 request for {uri} failed: {code} {error.get('Message', exc)}"
+            ) from exc
         except BotoCoreError as exc:
             raise OSError(f"S3 request for {uri} failed: {exc}") from exc
 
@@ -162,7 +165,7 @@ class S3Storage:
         return sorted(k for k in keys if not k.endswith("/"))  # skip console "folders"
 
     def _relative(self, full_key: str) -> str:
-        return full_key[len(self.prefix) + 1:] if self.prefix else full_key
+        return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
 
     def exists(self, key: str) -> bool:
         """True for an object, or for a 'folder' that holds objects (like a local path)."""
@@ -207,7 +210,7 @@ class S3Storage:
 
     def _delete(self, full_keys: list[str]) -> None:
         for start in range(0, len(full_keys), DELETE_BATCH):
-            batch = full_keys[start:start + DELETE_BATCH]
+            batch = full_keys[start : start + DELETE_BATCH]
             with self._errors(batch[0]):
                 response = self._client.delete_objects(
                     Bucket=self.bucket,
@@ -215,8 +218,10 @@ class S3Storage:
                 )
             if response.get("Errors"):
                 failed = response["Errors"][0]
-                raise OSError(f"S3 delete of {self._uri_of(failed['Key'])} failed: "
-                              f"{failed.get('Code')} {failed.get('Message')}")
+                raise OSError(
+                    f"S3 delete of {self._uri_of(failed['Key'])} failed: "
+                    f"{failed.get('Code')} {failed.get('Message')}"
+                )
 
     def delete_prefix(self, prefix: str) -> None:
         """Delete every object below `prefix`; nothing there is not an error."""
@@ -256,16 +261,20 @@ class S3Storage:
         def place(n: str) -> None:
             with self._errors(f"{target}/{n}"):
                 self._client.copy_object(
-                    Bucket=self.bucket, Key=f"{target}/{n}",
+                    Bucket=self.bucket,
+                    Key=f"{target}/{n}",
                     CopySource={"Bucket": self.bucket, "Key": f"{staging}/{n}"},
                 )
 
         try:
             _each(stage, list(new))
-            self._delete([
-                k for k in self._list_full(target)
-                if k.endswith(".json") or k[len(target) + 1:] not in new
-            ])
+            self._delete(
+                [
+                    k
+                    for k in self._list_full(target)
+                    if k.endswith(".json") or k[len(target) + 1 :] not in new
+                ]
+            )
             _each(place, data_files)
             _each(place, control_files)
         finally:

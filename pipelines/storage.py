@@ -58,9 +58,7 @@ class LocalStorage:
         base = self._path(prefix)
         if not base.is_dir():
             return []
-        return sorted(
-            p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file()
-        )
+        return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()

@@ -13,11 +13,20 @@ RUN_ID = "scheduled__2024-03-14T02:00:00+00:00"
 
 
 def context(**extra):
-    ti = SimpleNamespace(dag_id="recon_nightly", run_id=RUN_ID, task_id="ingest_billing_lines",
-                         try_number=1, log_url="http://airflow/dags/recon_nightly/runs/x")
-    return {"ti": ti, "exception": RuntimeError("billing_lines: sha256 mismatch"),
-            "params": {"business_date": None},
-            "data_interval_start": datetime(2024, 3, 14, 2, tzinfo=UTC), **extra}
+    ti = SimpleNamespace(
+        dag_id="recon_nightly",
+        run_id=RUN_ID,
+        task_id="ingest_billing_lines",
+        try_number=1,
+        log_url="http://airflow/dags/recon_nightly/runs/x",
+    )
+    return {
+        "ti": ti,
+        "exception": RuntimeError("billing_lines: sha256 mismatch"),
+        "params": {"business_date": None},
+        "data_interval_start": datetime(2024, 3, 14, 2, tzinfo=UTC),
+        **extra,
+    }
 
 
 def test_record_says_what_failed_when_and_where_the_log_is():
@@ -25,7 +34,7 @@ def test_record_says_what_failed_when_and_where_the_log_is():
     record = alert_record(context(), date(2024, 3, 14), now)
     assert record == {
         "text": f"recon: task ingest_billing_lines failed for business date 2024-03-14 "
-                f"(run {RUN_ID}): billing_lines: sha256 mismatch",
+        f"(run {RUN_ID}): billing_lines: sha256 mismatch",
         "dag_id": "recon_nightly",
         "dag_run_id": RUN_ID,
         "task_id": "ingest_billing_lines",
@@ -37,14 +46,16 @@ def test_record_says_what_failed_when_and_where_the_log_is():
         "log_url": "http://airflow/dags/recon_nightly/runs/x",
     }
     assert alert_key(record) == (
-        f"alerts/business_date=2024-03-14/{RUN_ID}-ingest_billing_lines.json")
+        f"alerts/business_date=2024-03-14/{RUN_ID}-ingest_billing_lines.json"
+    )
 
 
 def test_key_of_an_unknown_date_and_an_odd_run_id():
     record = alert_record(context(), None)
     record["dag_run_id"] = "manual/run 1"
     assert alert_key(record) == (
-        "alerts/business_date=unknown/manual_run_1-ingest_billing_lines.json")
+        "alerts/business_date=unknown/manual_run_1-ingest_billing_lines.json"
+    )
 
 
 def test_callback_writes_the_record_and_posts_it(tmp_path, webhook):
@@ -62,8 +73,11 @@ def test_param_names_the_night_and_a_bad_one_leaves_it_unknown(tmp_path):
     warehouse = LocalStorage(tmp_path)
     on_task_failure(context(params={"business_date": "2024-02-01"}), lambda: warehouse, {})
     assert (tmp_path / "alerts" / "business_date=2024-02-01").is_dir()
-    on_task_failure(context(params={"business_date": "01/02/2024"}, data_interval_start=None),
-                    lambda: warehouse, {})
+    on_task_failure(
+        context(params={"business_date": "01/02/2024"}, data_interval_start=None),
+        lambda: warehouse,
+        {},
+    )
     assert (tmp_path / "alerts" / "business_date=unknown").is_dir()
 
 

@@ -25,16 +25,20 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
     """A tiny benchmark world, its night run by the engine: (folder, meta, run summary)."""
     root = tmp_path_factory.mktemp("bench")
     meta = datagen.generate(root, CUSTOMERS, seed=11)
-    result = run_night(str(root / "landing"), str(root / "warehouse"), datagen.NIGHT,
-                       db_url=f"sqlite:///{root}/recon.db")
+    result = run_night(
+        str(root / "landing"),
+        str(root / "warehouse"),
+        datagen.NIGHT,
+        db_url=f"sqlite:///{root}/recon.db",
+    )
     return root, meta, result.summary
 
 
 def engine_cases(root: Path) -> set[tuple]:
-    cases = pl.read_parquet(
-        root / f"warehouse/cases/business_date={datagen.NIGHT}/cases.parquet")
-    return set(cases.select("case_id", "rule_id", pl.col("amount_at_risk").cast(pl.String))
-               .iter_rows())
+    cases = pl.read_parquet(root / f"warehouse/cases/business_date={datagen.NIGHT}/cases.parquet")
+    return set(
+        cases.select("case_id", "rule_id", pl.col("amount_at_risk").cast(pl.String)).iter_rows()
+    )
 
 
 def test_the_night_passes_ingest_whole(night):
@@ -77,13 +81,18 @@ def test_the_curated_history_is_a_valid_delivery(night, tmp_path):
     from pipelines.storage import LocalStorage
 
     root, meta, _ = night
-    day = next(d for d in (datagen.START + timedelta(days=t) for t in range(datagen.DAYS))
-               if d.day in meta["bill_days"])
+    day = next(
+        d
+        for d in (datagen.START + timedelta(days=t) for t in range(datagen.DAYS))
+        if d.day in meta["bill_days"]
+    )
     for source in ("billing_lines", "store_transactions"):
         frame = pl.read_parquet(
-            root / f"warehouse/curated/{source}/business_date={day}/data.parquet")
+            root / f"warehouse/curated/{source}/business_date={day}/data.parquet"
+        )
         datagen.land(tmp_path, source, day, frame)
-        loaded = load_partition(LocalStorage(tmp_path), source, day,
-                                LocalStorage(tmp_path / "empty-warehouse"))
+        loaded = load_partition(
+            LocalStorage(tmp_path), source, day, LocalStorage(tmp_path / "empty-warehouse")
+        )
         assert loaded.rows_quarantined == 0, loaded.quarantined.head(3)
         assert loaded.rows_loaded == frame.height

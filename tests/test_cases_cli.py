@@ -14,8 +14,13 @@ from test_casestore import D1, D2, det, night
 from pipelines.casestore import CaseStore, default_db_url, open_store
 from pipelines.casestore.cli import LIST_COLUMNS, cases
 
-LETTER = det("WRONG_DISCONNECT_LETTER", key="L", letter_id="L1", amount="30.00",
-             evidence=json.dumps({"letter_id": "L1", "fees": ["10.00", "20.00"]}))
+LETTER = det(
+    "WRONG_DISCONNECT_LETTER",
+    key="L",
+    letter_id="L1",
+    amount="30.00",
+    evidence=json.dumps({"letter_id": "L1", "fees": ["10.00", "20.00"]}),
+)
 CHARGE = det(key="a", amount="0.10")
 TARIFF = det("TARIFF_MISMATCH", key="t", amount="-3.50", customer="C2")
 UNKNOWN = "0000000000000000"
@@ -44,8 +49,10 @@ def test_list_is_an_aligned_table_by_default(warehouse: Path) -> None:
     assert header.split()[:4] == ["case_id", "rule_id", "severity", "status"]
     assert [r.split()[0] for r in rows] == [LETTER["case_id"], CHARGE["case_id"], TARIFF["case_id"]]
     assert footer == "3 cases"
-    starts = {line.index("status") if line is header else line.index(" open ") + 1
-              for line in (header, *rows)}
+    starts = {
+        line.index("status") if line is header else line.index(" open ") + 1
+        for line in (header, *rows)
+    }
     assert len(starts) == 1  # the status column lines up
     assert "-3.50 GBP" in result.output
 
@@ -69,8 +76,12 @@ def test_list_filters_and_formats(warehouse: Path) -> None:
     assert ids("--min-age", "1") == [LETTER["case_id"], CHARGE["case_id"]]
     assert ids("--min-age", "2", "--as-of", "2024-04-03") == ids("--min-age", "1")
     assert ids("--status", "resolved") == []
-    assert json.loads(cli(warehouse, "list", "--format", "json", "--rule",
-                          "TARIFF_MISMATCH").output)[0]["amount_at_risk"] == "-3.50"
+    assert (
+        json.loads(cli(warehouse, "list", "--format", "json", "--rule", "TARIFF_MISMATCH").output)[
+            0
+        ]["amount_at_risk"]
+        == "-3.50"
+    )
     assert cli(warehouse, "list", "--status", "resolved").output == "no cases match\n"
     assert cli(warehouse, "list", "--status", "closed").exit_code == 2
     assert cli(warehouse, "list", "--min-amount", "lots").exit_code == 2
@@ -118,9 +129,12 @@ def test_set_status(warehouse: Path) -> None:
     assert got is not None
     assert (got["status"], got["resolution"]) == ("resolved", "manual")
     assert [(h["actor"], h["note"]) for h in got["history"][-2:]] == [
-        ("alice", "on it"), ("bob", "credit raised")]
-    assert "alice  status_changed  open -> acknowledged  on it" in cli(
-        warehouse, "show", cid).output
+        ("alice", "on it"),
+        ("bob", "credit raised"),
+    ]
+    assert (
+        "alice  status_changed  open -> acknowledged  on it" in cli(warehouse, "show", cid).output
+    )
 
     bad = cli(warehouse, "set-status", cid, "closed", "--by", "alice", "--note", "x")
     assert bad.exit_code == 2

@@ -22,23 +22,38 @@ from pipelines.storage import parquet_bytes
 QUERIES_PATH = Path(__file__).resolve().parents[1] / "sql" / "case_queries.sql"
 D1, D2, D3, D4 = (date(2024, 4, d) for d in (1, 2, 3, 4))
 SCHEMA = {
-    c: pl.Date() if c in ("period_start", "period_end")
-    else pl.Decimal(18, 2) if c == "amount_at_risk"
+    c: pl.Date()
+    if c in ("period_start", "period_end")
+    else pl.Decimal(18, 2)
+    if c == "amount_at_risk"
     else pl.String()
     for c in DETECTION_COLUMNS
 }
 NEVER_CLOSED = ("UNBILLED_ACTIVE_LINE", "WRONG_DISCONNECT_LETTER", "LETTER_TO_DEPARTED_CUSTOMER")
 
 
-def det(rule: str = "CHARGE_AFTER_DEACTIVATION", key: str = "a", amount: str | None = "10.00",
-        customer: str = "C1", **fields: object) -> dict[str, object]:
+def det(
+    rule: str = "CHARGE_AFTER_DEACTIVATION",
+    key: str = "a",
+    amount: str | None = "10.00",
+    customer: str = "C1",
+    **fields: object,
+) -> dict[str, object]:
     """One detection of `rule`, identified by `key`."""
     row: dict[str, object] = dict.fromkeys(DETECTION_COLUMNS)
     row.update(
-        case_id=case_id(rule, [key]), rule_id=rule, severity=RULE_SPECS[rule].severity,
-        customer_id=customer, account_id="A1", iccid=f"8944{key}", period_start=date(2024, 3, 1),
-        period_end=date(2024, 3, 31), amount_at_risk=None if amount is None else Decimal(amount),
-        currency="GBP", summary=f"{rule} on {key}", evidence=json.dumps({"key": key}),
+        case_id=case_id(rule, [key]),
+        rule_id=rule,
+        severity=RULE_SPECS[rule].severity,
+        customer_id=customer,
+        account_id="A1",
+        iccid=f"8944{key}",
+        period_start=date(2024, 3, 1),
+        period_end=date(2024, 3, 31),
+        amount_at_risk=None if amount is None else Decimal(amount),
+        currency="GBP",
+        summary=f"{rule} on {key}",
+        evidence=json.dumps({"key": key}),
     )
     row.update(fields)
     return row
@@ -90,7 +105,7 @@ def test_new_detection_opens_a_case(store: CaseStore, run: Runs) -> None:
     outcome = run(D1, b, a)
     pub = outcome.published
     assert pub.columns[: len(CASE_COLUMNS)] == list(CASE_COLUMNS)
-    assert pub.columns[len(CASE_COLUMNS):] == ["resolution", "owner", "times_seen"]
+    assert pub.columns[len(CASE_COLUMNS) :] == ["resolution", "owner", "times_seen"]
     assert pub.schema["first_seen"] == pl.Date() and pub.schema["business_date"] == pl.Date()
     assert pub["rule_id"].to_list() == ["CHARGE_AFTER_DEACTIVATION", "TARIFF_MISMATCH"]
     assert pub["status"].to_list() == ["open", "open"]
@@ -103,7 +118,10 @@ def test_new_detection_opens_a_case(store: CaseStore, run: Runs) -> None:
     assert (got["status"], got["resolution"], got["times_seen"]) == ("open", None, 1)
     [created] = got["history"]
     assert (created["actor"], created["action"], created["new_status"]) == (
-        "recon", "created", "open")
+        "recon",
+        "created",
+        "open",
+    )
     assert (created["business_date"], created["run_id"]) == (D1, "run-1")
 
 
@@ -120,9 +138,13 @@ def test_seen_again_moves_last_seen_and_counts_sightings(store: CaseStore, run: 
     run(D1, a)
     assert case(store, a)["times_seen"] == 2
     with store.engine.connect() as conn:
-        nights = conn.execute(
-            select(case_sightings.c.business_date).order_by(case_sightings.c.business_date)
-        ).scalars().all()
+        nights = (
+            conn.execute(
+                select(case_sightings.c.business_date).order_by(case_sightings.c.business_date)
+            )
+            .scalars()
+            .all()
+        )
     assert nights == [D1, D2]
 
 
@@ -136,10 +158,16 @@ def test_auto_close_only_for_rules_that_rejudge_history(store: CaseStore, run: R
         rule = str(d["rule_id"])
         if RULE_SPECS[rule].rejudges_history:
             assert (got["status"], got["resolution"], got["closed_on"]) == (
-                "resolved", "no_longer_detected", D2)
+                "resolved",
+                "no_longer_detected",
+                D2,
+            )
             closed = got["history"][-1]
             assert (closed["action"], closed["actor"], closed["new_status"]) == (
-                "closed", "recon", "resolved")
+                "closed",
+                "recon",
+                "resolved",
+            )
             assert closed["note"] == "no longer detected on 2024-04-02"
             assert outcome.counts[rule]["closed"] == 1
         else:
@@ -190,9 +218,7 @@ def test_rerun_of_an_older_night_republishes_what_that_night_published(
     assert case(store, b)["status"] == "resolved"
 
 
-def test_out_of_order_backfill_closes_only_on_the_latest_night(
-    store: CaseStore, run: Runs
-) -> None:
+def test_out_of_order_backfill_closes_only_on_the_latest_night(store: CaseStore, run: Runs) -> None:
     a, b = det(key="a"), det(key="b")
     run(D3, a)
     run(D1, a, b)  # b is new, last seen D1, but D3 is already recorded
@@ -216,7 +242,10 @@ def test_reopen_after_no_longer_detected(store: CaseStore, run: Runs) -> None:
     assert (got["last_seen"], got["times_seen"]) == (D3, 2)
     reopened = got["history"][-1]
     assert (reopened["action"], reopened["actor"], reopened["old_status"]) == (
-        "reopened", "recon", "resolved")
+        "reopened",
+        "recon",
+        "resolved",
+    )
     assert reopened["note"] == "detected again on 2024-04-03"
     assert outcome.published["status"].to_list() == ["open"]
     assert outcome.counts["CHARGE_AFTER_DEACTIVATION"]["still_open"] == 1
@@ -269,7 +298,11 @@ def test_history_is_append_only_and_records_who_when_why(store: CaseStore, run: 
 
     created, acked, assigned, changed, closed = case(store, a)["history"]
     assert (acked["actor"], acked["action"], acked["old_status"], acked["new_status"]) == (
-        "alice", "status_changed", "open", "acknowledged")
+        "alice",
+        "status_changed",
+        "open",
+        "acknowledged",
+    )
     assert acked["note"] == "calling the customer" and acked["business_date"] is None
     assert before <= acked["at"] <= after and acked["at"].tzinfo is not None
     assert (assigned["action"], assigned["changes"]) == ("assigned", {"owner": [None, "bob"]})
@@ -278,12 +311,14 @@ def test_history_is_append_only_and_records_who_when_why(store: CaseStore, run: 
     assert set(changed["changes"]) == {"amount_at_risk", "evidence"}
     assert closed["action"] == "closed" and closed["old_status"] == "acknowledged"
     assert [h["id"] for h in (created, acked, assigned, changed, closed)] == sorted(
-        h["id"] for h in (created, acked, assigned, changed, closed))
+        h["id"] for h in (created, acked, assigned, changed, closed)
+    )
 
     count = len(history_rows(store))
     assert store.set_status(cid, "resolved", "alice", "credit confirmed")  # resolution changes
     assert case(store, a)["history"][-1]["changes"] == {
-        "resolution": ["no_longer_detected", "manual"]}
+        "resolution": ["no_longer_detected", "manual"]
+    }
     assert not store.set_status(cid, "resolved", "alice", "no change this time")
     assert not store.assign(cid, "bob", "alice")
     assert len(history_rows(store)) == count + 1
@@ -319,7 +354,8 @@ def test_money_round_trips_exactly(store: CaseStore, run: Runs) -> None:
     with store.engine.connect() as conn:
         sighted = conn.execute(select(case_sightings.c.amount_at_risk)).scalars().all()
     assert sorted(str(s) for s in sighted if s is not None) == sorted(
-        a for a in amounts if a is not None)
+        a for a in amounts if a is not None
+    )
 
 
 def test_bad_detections_are_rejected(store: CaseStore) -> None:
@@ -408,9 +444,7 @@ def test_ddl_file_builds_a_working_store_on_postgres(pg_url: str) -> None:
     with engine.begin() as conn:
         for statement in _statements(DDL_PATH.read_text(encoding="utf-8")):
             conn.exec_driver_sql(statement)
-    columns = {
-        t: [c["name"] for c in inspect(engine).get_columns(t)] for t in metadata.tables
-    }
+    columns = {t: [c["name"] for c in inspect(engine).get_columns(t)] for t in metadata.tables}
     engine.dispose()
     assert columns == {t.name: list(t.columns.keys()) for t in metadata.tables.values()}
     with CaseStore(pg_url) as s:
@@ -433,9 +467,12 @@ def test_sql_queries_run_on_postgres(pg_url: str) -> None:
     assert len(results) == 6
     assert sum(r.cases for r in results["open_exposure_by_rule"]) == 2
     assert [(r.business_date, r.created, r.closed) for r in results["nightly_flow"]] == [
-        (D1, 2, 0), (D2, 1, 1)]
+        (D1, 2, 0),
+        (D2, 1, 1),
+    ]
     assert [(r.actor, r.action) for r in results["triage_activity"]] == [
-        ("alice", "status_changed")]
+        ("alice", "status_changed")
+    ]
 
 
 def test_timestamps_are_utc_aware(store: CaseStore, run: Runs) -> None:

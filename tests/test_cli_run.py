@@ -20,20 +20,29 @@ def land_night(root, day=BD, **rows):
     for source, build in ROW_BUILDERS.items():
         night_rows = rows.get(source, [build()])
         if source == "store_transactions":
-            night_rows = [r | {"transaction_ts": f"{day}T10:00:00Z",
-                               "transaction_id": f"T{day}"} for r in night_rows]
+            night_rows = [
+                r | {"transaction_ts": f"{day}T10:00:00Z", "transaction_id": f"T{day}"}
+                for r in night_rows
+            ]
         if source == "retention_campaigns":
-            night_rows = [r | {"scheduled_send_date": str(day + timedelta(days=3)),
-                               "letter_id": f"LT{day}", "letter_type": "loyalty_reward"}
-                          for r in night_rows]
+            night_rows = [
+                r
+                | {
+                    "scheduled_send_date": str(day + timedelta(days=3)),
+                    "letter_id": f"LT{day}",
+                    "letter_type": "loyalty_reward",
+                }
+                for r in night_rows
+            ]
         if source == "billing_lines":
             night_rows = [r | {"line_id": f"{r['line_id']}-{day}"} for r in night_rows]
         land_rows(root, source, *night_rows, business_date=day)
 
 
 def invoke(root, *args):
-    return CliRunner().invoke(main, [*args, "--landing", str(root / "landing"),
-                                     "--warehouse", str(root / "warehouse")])
+    return CliRunner().invoke(
+        main, [*args, "--landing", str(root / "landing"), "--warehouse", str(root / "warehouse")]
+    )
 
 
 def published(root, day=BD):
@@ -41,8 +50,12 @@ def published(root, day=BD):
 
 
 def test_run_publishes_the_night(tmp_path):
-    unknown = billing_row(line_id="L2", iccid=luhn_complete("894410000000000099"),
-                          msisdn="447700900999", amount="5.00")
+    unknown = billing_row(
+        line_id="L2",
+        iccid=luhn_complete("894410000000000099"),
+        msisdn="447700900999",
+        amount="5.00",
+    )
     land_night(tmp_path, billing_lines=[billing_row(), unknown])
     result = invoke(tmp_path, "run", "--business-date", str(BD))
     assert result.exit_code == 0, result.output
@@ -81,11 +94,22 @@ def test_quarantined_rows_are_counted_and_the_night_goes_on(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((published(tmp_path) / "summary.json").read_text())
     assert summary["sources"]["billing_lines"] | {"files": None} == {
-        "files": None, "rows_read": 2, "rows_loaded": 1, "rows_quarantined": 1}
-    quarantine = pl.read_parquet(tmp_path / "warehouse" / "quarantine" / "billing_lines"
-                                 / f"business_date={BD}" / "quarantine.parquet")
-    assert quarantine["_reason"].to_list() == ["amount: not a decimal with at most 2 decimals "
-                                               "('12.505')"]
+        "files": None,
+        "rows_read": 2,
+        "rows_loaded": 1,
+        "rows_quarantined": 1,
+    }
+    quarantine = pl.read_parquet(
+        tmp_path
+        / "warehouse"
+        / "quarantine"
+        / "billing_lines"
+        / f"business_date={BD}"
+        / "quarantine.parquet"
+    )
+    assert quarantine["_reason"].to_list() == [
+        "amount: not a decimal with at most 2 decimals ('12.505')"
+    ]
 
 
 def test_backfill_runs_nights_in_order_and_stops_at_a_bad_one(tmp_path):
@@ -101,9 +125,19 @@ def test_backfill_runs_nights_in_order_and_stops_at_a_bad_one(tmp_path):
 
 def test_other_failures_exit_1(tmp_path):
     land_night(tmp_path)
-    result = CliRunner().invoke(main, ["run", "--landing", str(tmp_path / "landing"),
-                                       "--warehouse", str(tmp_path / "warehouse"),
-                                       "--business-date", str(BD),
-                                       "--db", "nosuchdialect://x"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--landing",
+            str(tmp_path / "landing"),
+            "--warehouse",
+            str(tmp_path / "warehouse"),
+            "--business-date",
+            str(BD),
+            "--db",
+            "nosuchdialect://x",
+        ],
+    )
     assert result.exit_code == 1
     assert "error:" in result.output

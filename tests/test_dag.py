@@ -35,6 +35,7 @@ DAG_TEST_TIMEOUT = 240
 
 # --- configuration, without Airflow -------------------------------------------------------
 
+
 def test_sources_are_the_contract_sources():
     assert cfg.SOURCES == SOURCES
 
@@ -42,12 +43,21 @@ def test_sources_are_the_contract_sources():
 def test_dag_settings_defaults_and_environment():
     default = cfg.dag_settings({})
     assert default == cfg.DagSettings(
-        landing="", catchup=False, start_date=datetime(2024, 1, 1, tzinfo=UTC),
-        sensor_timeout=cfg.DEFAULT_SENSOR_TIMEOUT, poke_interval=cfg.DEFAULT_POKE_INTERVAL,
-        shards=1)
-    env = {"RECON_LANDING": "s3://landing/recon", "RECON_CATCHUP": "True",
-           "RECON_START_DATE": "2024-02-01", "RECON_SENSOR_TIMEOUT": "5",
-           "RECON_SENSOR_POKE_INTERVAL": "0.5", "RECON_SHARDS": " 4 "}
+        landing="",
+        catchup=False,
+        start_date=datetime(2024, 1, 1, tzinfo=UTC),
+        sensor_timeout=cfg.DEFAULT_SENSOR_TIMEOUT,
+        poke_interval=cfg.DEFAULT_POKE_INTERVAL,
+        shards=1,
+    )
+    env = {
+        "RECON_LANDING": "s3://landing/recon",
+        "RECON_CATCHUP": "True",
+        "RECON_START_DATE": "2024-02-01",
+        "RECON_SENSOR_TIMEOUT": "5",
+        "RECON_SENSOR_POKE_INTERVAL": "0.5",
+        "RECON_SHARDS": " 4 ",
+    }
     settings = cfg.dag_settings(env)
     assert settings.landing_on_s3 and settings.catchup
     assert settings.start_date == datetime(2024, 2, 1, tzinfo=UTC)
@@ -55,12 +65,20 @@ def test_dag_settings_defaults_and_environment():
     assert settings.shards == 4
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("RECON_CATCHUP", "maybe"), ("RECON_START_DATE", "2024-13-01"),
-    ("RECON_START_DATE", "1/2/2024"), ("RECON_SENSOR_TIMEOUT", "soon"),
-    ("RECON_SENSOR_POKE_INTERVAL", "0"), ("RECON_SHARDS", "0"), ("RECON_SHARDS", "two"),
-    ("RECON_SHARDS", "-2"), ("RECON_SHARDS", str(cfg.MAX_SHARDS + 1)),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RECON_CATCHUP", "maybe"),
+        ("RECON_START_DATE", "2024-13-01"),
+        ("RECON_START_DATE", "1/2/2024"),
+        ("RECON_SENSOR_TIMEOUT", "soon"),
+        ("RECON_SENSOR_POKE_INTERVAL", "0"),
+        ("RECON_SHARDS", "0"),
+        ("RECON_SHARDS", "two"),
+        ("RECON_SHARDS", "-2"),
+        ("RECON_SHARDS", str(cfg.MAX_SHARDS + 1)),
+    ],
+)
 def test_bad_settings_are_named(name, value):
     with pytest.raises(cfg.ConfigError, match=name):
         cfg.dag_settings({name: value})
@@ -86,7 +104,8 @@ def test_required_env_names_the_variable():
 def test_manifest_locations(tmp_path):
     day = date(2024, 3, 14)
     assert cfg.manifest_location("s3://b/landing/", "billing_lines", day) == (
-        "s3://b/landing/billing_lines/business_date=2024-03-14/_manifest.json")
+        "s3://b/landing/billing_lines/business_date=2024-03-14/_manifest.json"
+    )
     local = cfg.manifest_location(f"file://{tmp_path}", "sim_inventory", day)
     assert local == str(tmp_path / "sim_inventory" / "business_date=2024-03-14" / "_manifest.json")
 
@@ -94,10 +113,13 @@ def test_manifest_locations(tmp_path):
 def test_case_store_from_connection_else_environment():
     from airflow.sdk import Connection
 
-    conn = Connection.from_uri("postgresql://recon:p%40ss@db:5432/recon?sslmode=require",
-                               conn_id=cfg.DB_CONN_ID)
+    conn = Connection.from_uri(
+        "postgresql://recon:p%40ss@db:5432/recon?sslmode=require", conn_id=cfg.DB_CONN_ID
+    )
     env = {"RECON_DB_URL": "sqlite:////tmp/recon.db"}
-    assert cfg.db_url(conn, env) == "postgresql+psycopg://recon:p%40ss@db:5432/recon?sslmode=require"
+    assert (
+        cfg.db_url(conn, env) == "postgresql+psycopg://recon:p%40ss@db:5432/recon?sslmode=require"
+    )
     assert cfg.db_url(None, env) == "sqlite:////tmp/recon.db"
     assert cfg.db_url(None, {}) is None
     assert cfg.sqlalchemy_url("mysql://x@h/db") == "mysql://x@h/db"
@@ -108,17 +130,25 @@ def test_s3_options_from_the_aws_connection():
 
     conn = Connection.from_uri(
         "aws://AKIA:secret@/?endpoint_url=http%3A%2F%2Fminio%3A9000&region_name=eu-west-1",
-        conn_id=cfg.AWS_CONN_ID)
+        conn_id=cfg.AWS_CONN_ID,
+    )
     assert cfg.s3_options(conn) == {
-        "aws_access_key_id": "AKIA", "aws_secret_access_key": "secret",
-        "endpoint_url": "http://minio:9000", "region": "eu-west-1"}
-    nested = SimpleNamespace(login=None, password=None, extra_dejson={
-        "service_config": {"s3": {"endpoint_url": "http://s3.local"}}})
+        "aws_access_key_id": "AKIA",
+        "aws_secret_access_key": "secret",
+        "endpoint_url": "http://minio:9000",
+        "region": "eu-west-1",
+    }
+    nested = SimpleNamespace(
+        login=None,
+        password=None,
+        extra_dejson={"service_config": {"s3": {"endpoint_url": "http://s3.local"}}},
+    )
     assert cfg.s3_options(nested) == {"endpoint_url": "http://s3.local"}
     assert cfg.s3_options(None) == {}
 
 
 # --- the sensors, outside a DAG --------------------------------------------------------
+
 
 def test_local_sensor_trigger_fires_on_the_manifest_or_at_the_deadline(tmp_path):
     import asyncio
@@ -144,14 +174,20 @@ def test_a_timed_out_sensor_names_the_late_source(landing):
 
     settings = cfg.dag_settings({"RECON_LANDING": landing, "RECON_SENSOR_TIMEOUT": "60"})
     location = cfg.manifest_location(landing, "sim_inventory", date(2024, 3, 14))
-    sensor = manifest_sensor(settings, task_id="wait_for_sim_inventory", source="sim_inventory",
-                             location=location, business_date="2024-03-14")
+    sensor = manifest_sensor(
+        settings,
+        task_id="wait_for_sim_inventory",
+        source="sim_inventory",
+        location=location,
+        business_date="2024-03-14",
+    )
     timeout = {"error": TriggerFailureReason.TRIGGER_TIMEOUT}
     with pytest.raises(AirflowSensorTimeout) as raised:
         sensor.resume_execution(TRIGGER_FAIL_REPR, timeout, {})
     assert str(raised.value) == (
         f"source sim_inventory is late for business date 2024-03-14: {location} did not "
-        f"arrive within 60 s")
+        f"arrive within 60 s"
+    )
 
 
 # --- the DAG as Airflow parses it ---------------------------------------------------------
@@ -206,18 +242,26 @@ print("PARSED " + json.dumps(out))
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without Airflow, AWS or recon settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW", "AWS_", "RECON_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "RECON_"))}
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
 
 def parse_dags(tmp_path: Path, **extra: str) -> dict:
     """Parse dags/ in a fresh process, with an unreachable metadata DB and no connections."""
-    env = clean_env(AIRFLOW_HOME=str(tmp_path), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-                    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=(
-                        "postgresql+psycopg://nobody@127.0.0.1:9/unreachable"), **extra)
-    proc = subprocess.run([sys.executable, "-c", PARSE_SCRIPT, str(DAGS)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    env = clean_env(
+        AIRFLOW_HOME=str(tmp_path),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=("postgresql+psycopg://nobody@127.0.0.1:9/unreachable"),
+        **extra,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", PARSE_SCRIPT, str(DAGS)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("PARSED "))
     return json.loads(line.removeprefix("PARSED "))
@@ -240,10 +284,13 @@ def test_parse_time_is_well_under_two_seconds(parsed):
 
 
 def test_tasks_and_dependencies(parsed):
-    expected = {"business_date": [], "clear_detections": ["business_date"],
-                "reconcile": ["business_date", "clear_detections"],
-                "update_cases": ["business_date", "reconcile"],
-                "publish": ["business_date", "update_cases"]}
+    expected = {
+        "business_date": [],
+        "clear_detections": ["business_date"],
+        "reconcile": ["business_date", "clear_detections"],
+        "update_cases": ["business_date", "reconcile"],
+        "publish": ["business_date", "update_cases"],
+    }
     for source in SOURCES:
         expected[f"wait_for_{source}"] = ["business_date"]
         expected[f"ingest_{source}"] = ["business_date", f"wait_for_{source}"]
@@ -266,8 +313,13 @@ def test_one_run_per_business_date_with_a_one_day_interval(parsed):
 
 
 def test_s3_landing_catchup_start_date_and_shards_from_environment(tmp_path):
-    got = parse_dags(tmp_path, RECON_LANDING="s3://landing/recon", RECON_CATCHUP="true",
-                     RECON_START_DATE="2024-02-01", RECON_SHARDS="3")
+    got = parse_dags(
+        tmp_path,
+        RECON_LANDING="s3://landing/recon",
+        RECON_CATCHUP="true",
+        RECON_START_DATE="2024-02-01",
+        RECON_SHARDS="3",
+    )
     assert got["import_errors"] == {} and got["touched"] == []
     assert {got["operators"][f"wait_for_{s}"] for s in SOURCES} == {"S3ManifestSensor"}
     assert got["mapped"] == {"reconcile": [{"shard": [0, 1, 2]}, 3]}
@@ -276,6 +328,7 @@ def test_s3_landing_catchup_start_date_and_shards_from_environment(tmp_path):
 
 
 # --- real nights with `airflow dags test` --------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def airflow_home(tmp_path_factory) -> dict[str, str]:
@@ -290,8 +343,13 @@ def airflow_home(tmp_path_factory) -> dict[str, str]:
         "AIRFLOW__API__HOST": "127.0.0.1",
     }
     t0 = time.perf_counter()
-    proc = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=clean_env(**env),
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"],
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     print(f"airflow db migrate: {time.perf_counter() - t0:.1f} s")
     return env
@@ -306,15 +364,35 @@ def world(tmp_path_factory) -> SimpleNamespace:
     truth = json.loads(generated.ground_truth_path.read_text())
     assert truth["business_date"] == LAST.isoformat()
     through = LAST - timedelta(days=2)
-    recon(root, "backfill", "--landing", root / "landing", "--warehouse", root / "warehouse",
-          "--start", START, "--end", through)
-    return SimpleNamespace(landing=root / "landing", warehouse=root / "warehouse",
-                           through=through, truth={c["case_id"] for c in truth["cases"]})
+    recon(
+        root,
+        "backfill",
+        "--landing",
+        root / "landing",
+        "--warehouse",
+        root / "warehouse",
+        "--start",
+        START,
+        "--end",
+        through,
+    )
+    return SimpleNamespace(
+        landing=root / "landing",
+        warehouse=root / "warehouse",
+        through=through,
+        truth={c["case_id"] for c in truth["cases"]},
+    )
 
 
 def recon(cwd: Path, *args: object) -> None:
-    proc = subprocess.run([str(BIN / "recon"), *map(str, args)], cwd=cwd, env=clean_env(),
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(BIN / "recon"), *map(str, args)],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
@@ -322,8 +400,14 @@ def dags_test(airflow_env: dict[str, str], *args: str, **env: str) -> tuple[int,
     """`airflow dags test recon_nightly ARGS`; returns its exit code and output."""
     command = [str(BIN / "airflow"), "dags", "test", "recon_nightly", *args]
     t0 = time.perf_counter()
-    proc = subprocess.run(command, env=clean_env(**airflow_env, **env), cwd=REPO,
-                          capture_output=True, text=True, timeout=DAG_TEST_TIMEOUT)
+    proc = subprocess.run(
+        command,
+        env=clean_env(**airflow_env, **env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=DAG_TEST_TIMEOUT,
+    )
     print(f"airflow dags test {' '.join(args)}: {time.perf_counter() - t0:.1f} s")
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -349,8 +433,17 @@ def warehouse_through(world: SimpleNamespace, to: Path, last: date, **options: o
     shutil.copytree(world.warehouse, to)
     flags = [a for k, v in options.items() for a in (f"--{k}", v)]
     for day in business_dates(world.through + timedelta(days=1), last):
-        recon(to.parent, "run", "--landing", world.landing, "--warehouse", to,
-              "--business-date", day, *flags)
+        recon(
+            to.parent,
+            "run",
+            "--landing",
+            world.landing,
+            "--warehouse",
+            to,
+            "--business-date",
+            day,
+            *flags,
+        )
     return to
 
 
@@ -370,11 +463,11 @@ def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path)
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"left by a run on five shards")
     # As rerun: the param names the night; reconcile is mapped over three shards.
-    code, out = dags_test(airflow_home, "-c", json.dumps({"business_date": LAST.isoformat()}),
-                          RECON_SHARDS="3", **env)
+    code, out = dags_test(
+        airflow_home, "-c", json.dumps({"business_date": LAST.isoformat()}), RECON_SHARDS="3", **env
+    )
     assert code == 0, out[-5000:]
-    assert sorted(re.findall(r"end task task_id=reconcile map_index=(\d+)", out)) == [
-        "0", "1", "2"]
+    assert sorted(re.findall(r"end task task_id=reconcile map_index=(\d+)", out)) == ["0", "1", "2"]
     assert not stale.exists()
     cases = f"cases/business_date={LAST}/cases.parquet"
     published = pl.read_parquet(warehouse / cases)
@@ -382,16 +475,21 @@ def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path)
     assert set(published["case_id"]) == world.truth
 
 
-def test_case_store_on_postgres_from_the_recon_db_connection(airflow_home, world, pg_url,
-                                                            tmp_path):
+def test_case_store_on_postgres_from_the_recon_db_connection(airflow_home, world, pg_url, tmp_path):
     from pipelines.casestore import open_store
 
-    warehouse = warehouse_through(world, tmp_path / "warehouse", LAST - timedelta(days=1),
-                              db=pg_url)
+    warehouse = warehouse_through(
+        world, tmp_path / "warehouse", LAST - timedelta(days=1), db=pg_url
+    )
     conn_uri = pg_url.replace("postgresql+psycopg://", "postgresql://")
-    code, out = dags_test(airflow_home, "-c", json.dumps({"business_date": LAST.isoformat()}),
-                          RECON_LANDING=str(world.landing), RECON_WAREHOUSE=str(warehouse),
-                          AIRFLOW_CONN_RECON_DB=conn_uri)
+    code, out = dags_test(
+        airflow_home,
+        "-c",
+        json.dumps({"business_date": LAST.isoformat()}),
+        RECON_LANDING=str(world.landing),
+        RECON_WAREHOUSE=str(warehouse),
+        AIRFLOW_CONN_RECON_DB=conn_uri,
+    )
     assert code == 0, out[-5000:]
     cases = warehouse / "cases" / f"business_date={LAST}" / "cases.parquet"
     assert published_ids(cases.read_bytes()) == world.truth
@@ -399,42 +497,56 @@ def test_case_store_on_postgres_from_the_recon_db_connection(airflow_home, world
         assert {c["case_id"] for c in store.list_cases(status="open")} >= world.truth
 
 
-def test_a_night_on_s3_through_the_aws_default_connection(airflow_home, world, tmp_path,
-                                                         s3_server, s3_bucket):
+def test_a_night_on_s3_through_the_aws_default_connection(
+    airflow_home, world, tmp_path, s3_server, s3_bucket
+):
     import boto3
 
     warehouse = warehouse_through(world, tmp_path / "warehouse", LAST - timedelta(days=1))
     bucket = s3_bucket.removeprefix("s3://")
     client = boto3.client("s3", endpoint_url=s3_server)
     landing = copy_partitions(world.landing, tmp_path / "landing", LAST)
-    uploads = [(p, f"landing/{p.relative_to(landing).as_posix()}")
-               for p in landing.rglob("*") if p.is_file()]
-    uploads += [(p, f"warehouse/{p.relative_to(warehouse).as_posix()}")
-                for p in (warehouse / "curated").rglob("*") if p.is_file()]
+    uploads = [
+        (p, f"landing/{p.relative_to(landing).as_posix()}")
+        for p in landing.rglob("*")
+        if p.is_file()
+    ]
+    uploads += [
+        (p, f"warehouse/{p.relative_to(warehouse).as_posix()}")
+        for p in (warehouse / "curated").rglob("*")
+        if p.is_file()
+    ]
     for path, key in uploads:
         client.upload_file(str(path), bucket, key)
     endpoint = quote(s3_server, safe="")
-    code, out = dags_test(airflow_home, "-c", json.dumps({"business_date": LAST.isoformat()}),
-                          RECON_LANDING=f"{s3_bucket}/landing",
-                          RECON_WAREHOUSE=f"{s3_bucket}/warehouse",
-                          RECON_DB_URL=f"sqlite:///{warehouse}/recon.db",
-                          AIRFLOW_CONN_AWS_DEFAULT=(
-                              f"aws://testing:testing@/?endpoint_url={endpoint}"
-                              "&region_name=us-east-1"),
-                          AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    code, out = dags_test(
+        airflow_home,
+        "-c",
+        json.dumps({"business_date": LAST.isoformat()}),
+        RECON_LANDING=f"{s3_bucket}/landing",
+        RECON_WAREHOUSE=f"{s3_bucket}/warehouse",
+        RECON_DB_URL=f"sqlite:///{warehouse}/recon.db",
+        AIRFLOW_CONN_AWS_DEFAULT=(
+            f"aws://testing:testing@/?endpoint_url={endpoint}&region_name=us-east-1"
+        ),
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
     assert code == 0, out[-5000:]
     key = f"warehouse/cases/business_date={LAST}/cases.parquet"
     body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert published_ids(body) == world.truth
 
 
-def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(airflow_home, world, tmp_path,
-                                                                webhook):
+def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
+    airflow_home, world, tmp_path, webhook
+):
     """billing_lines is late, store_transactions does not match its manifest, and 10 % of
     the sim_inventory ICCIDs are blank (a critical expectation)."""
     url, received = webhook
-    landing = copy_partitions(world.landing, tmp_path / "landing", START,
-                              [s for s in SOURCES if s != "billing_lines"])
+    landing = copy_partitions(
+        world.landing, tmp_path / "landing", START, [s for s in SOURCES if s != "billing_lines"]
+    )
     store = next((landing / "store_transactions" / f"business_date={START}").glob("part-*"))
     store.write_bytes(store.read_bytes() + b"\n")
     folder = landing / "sim_inventory" / f"business_date={START}"
@@ -447,18 +559,28 @@ def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(airflow_home, wo
     manifest["files"][0]["sha256"] = hashlib.sha256(inventory.read_bytes()).hexdigest()
     (folder / "_manifest.json").write_text(json.dumps(manifest))
     warehouse = tmp_path / "warehouse"
-    code, out = dags_test(airflow_home, "-c", json.dumps({"business_date": START.isoformat()}),
-                          RECON_LANDING=str(landing), RECON_WAREHOUSE=str(warehouse),
-                          RECON_SENSOR_TIMEOUT="5", RECON_SENSOR_POKE_INTERVAL="1",
-                          RECON_ALERT_WEBHOOK=url)
+    code, out = dags_test(
+        airflow_home,
+        "-c",
+        json.dumps({"business_date": START.isoformat()}),
+        RECON_LANDING=str(landing),
+        RECON_WAREHOUSE=str(warehouse),
+        RECON_SENSOR_TIMEOUT="5",
+        RECON_SENSOR_POKE_INTERVAL="1",
+        RECON_ALERT_WEBHOOK=url,
+    )
     assert code != 0
     assert "up_for_retry" not in out
     assert not (warehouse / "cases").exists()
     records = {r["task_id"]: r for r in alert_records(warehouse, START).values()}
-    assert set(records) == {"wait_for_billing_lines", "ingest_store_transactions",
-                            "validate_sim_inventory"}
+    assert set(records) == {
+        "wait_for_billing_lines",
+        "ingest_store_transactions",
+        "validate_sim_inventory",
+    }
     assert sorted(received, key=lambda r: r["task_id"]) == sorted(
-        records.values(), key=lambda r: r["task_id"])
+        records.values(), key=lambda r: r["task_id"]
+    )
     for record in records.values():
         assert record["try_number"] == 1
         assert record["log_url"].startswith("http")

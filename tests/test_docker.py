@@ -18,8 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
 COMPOSE = yaml.safe_load((DOCKER / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
-AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler",
-                    "airflow-dag-processor", "airflow-triggerer", "airflow-worker")
+AIRFLOW_SERVICES = (
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+)
 # Read by the code, but compose wires the case store through the recon_db connection instead.
 FALLBACK_ONLY = {"RECON_DB_URL"}
 OPTIONAL = {"RECON_ALERT_WEBHOOK"}
@@ -44,8 +50,10 @@ def env_read_by_code() -> set[str]:
 def test_the_stack_has_every_service():
     assert set(AIRFLOW_SERVICES) | {"postgres", "redis", "minio", "minio-init"} <= set(SERVICES)
     assert SERVICES["airflow-worker"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    assert urlsplit(SERVICES["airflow-worker"]["environment"]["AIRFLOW__CELERY__BROKER_URL"]
-                    ).hostname == "redis"
+    assert (
+        urlsplit(SERVICES["airflow-worker"]["environment"]["AIRFLOW__CELERY__BROKER_URL"]).hostname
+        == "redis"
+    )
 
 
 def test_build_context_dockerfile_and_mounts_exist():
@@ -81,8 +89,12 @@ def test_dockerfile_copies_files_that_exist():
 
 def test_every_setting_the_dag_reads_is_wired_into_airflow():
     needed = env_read_by_code()
-    assert {"RECON_LANDING", "RECON_WAREHOUSE", "AIRFLOW_CONN_AWS_DEFAULT",
-            "AIRFLOW_CONN_RECON_DB"} <= needed
+    assert {
+        "RECON_LANDING",
+        "RECON_WAREHOUSE",
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        "AIRFLOW_CONN_RECON_DB",
+    } <= needed
     for name in AIRFLOW_SERVICES:
         env = SERVICES[name]["environment"]
         assert needed <= set(env), f"{name} lacks {sorted(needed - set(env))}"
@@ -137,13 +149,16 @@ def test_commands_are_airflow_commands(tmp_path):
     commands = airflow_commands()
     assert ["celery", "worker"] in commands
     local = [c for c in commands if c[0] != "celery"]
-    proc = subprocess.run([sys.executable, "-c", PARSE_CLI, json.dumps(local)],
-                          env={"AIRFLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", PARSE_CLI, json.dumps(local)],
+        env={"AIRFLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("CLI "))
     assert json.loads(line.removeprefix("CLI ")) == {" ".join(c): "ok" for c in local}
     for command in commands:
         if command[0] == "celery":
             assert command[1] in CELERY_SUBCOMMANDS
-

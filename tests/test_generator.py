@@ -26,8 +26,11 @@ MSISDN = re.compile(r"^[0-9]{8,15}$")
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _partition(root: Path, source: str, day: date) -> Path:
@@ -61,12 +64,14 @@ def test_result_describes_the_run(world: tuple[Path, GenerationResult]) -> None:
     assert result.ground_truth_path == root / "_ground_truth.json"
     for source in SOURCES:
         assert result.rows[source] == sum(
-            len(_read(root, source, day)) for day in result.business_dates)
+            len(_read(root, source, day)) for day in result.business_dates
+        )
     assert all(result.rows[s] > 0 for s in SOURCES)
 
 
 def test_same_seed_same_bytes_other_seed_differs(
-    world: tuple[Path, GenerationResult], tmp_path: Path,
+    world: tuple[Path, GenerationResult],
+    tmp_path: Path,
 ) -> None:
     root, _ = world
     generate(tmp_path / "again", SEED, CUSTOMERS, START, DAYS)
@@ -85,7 +90,8 @@ def test_every_partition_has_a_manifest_that_matches_its_files(
     multi_part = 0
     for source in SOURCES:
         assert sorted(p.name for p in (root / source).iterdir()) == [
-            f"business_date={d.isoformat()}" for d in result.business_dates]
+            f"business_date={d.isoformat()}" for d in result.business_dates
+        ]
         for day in result.business_dates:
             folder = _partition(root, source, day)
             manifest = json.loads((folder / "_manifest.json").read_text())
@@ -146,8 +152,11 @@ def test_identifiers_money_dates_and_enums_follow_the_contract(
 
 def test_ids_are_unique_across_dates(world: tuple[Path, GenerationResult]) -> None:
     root, result = world
-    for source, key in (("store_transactions", "transaction_id"),
-                        ("billing_lines", "line_id"), ("retention_campaigns", "letter_id")):
+    for source, key in (
+        ("store_transactions", "transaction_id"),
+        ("billing_lines", "line_id"),
+        ("retention_campaigns", "letter_id"),
+    ):
         ids = [r[key] for d in result.business_dates for r in _read(root, source, d)]
         assert len(ids) == len(set(ids))
 
@@ -169,7 +178,8 @@ def test_inventory_is_a_full_snapshot_that_keeps_every_sim(
         in_stock = row["status"] == "in_stock"
         assert in_stock == (row["customer_id"] == "") == (row["account_id"] == "")
         assert (row["deactivated_at"] != "") == (
-            row["status"] in ("deactivated", "swapped_out", "lost_stolen"))
+            row["status"] in ("deactivated", "swapped_out", "lost_stolen")
+        )
 
 
 def test_billing_is_header_only_on_days_without_charges(
@@ -195,7 +205,8 @@ def test_billing_is_header_only_on_days_without_charges(
 
 
 def test_ground_truth_covers_every_rule_with_catalogue_case_ids(
-    world: tuple[Path, GenerationResult], truth: dict,
+    world: tuple[Path, GenerationResult],
+    truth: dict,
 ) -> None:
     _, result = world
     assert truth["business_date"] == result.business_dates[-1].isoformat()
@@ -214,13 +225,17 @@ def test_ground_truth_covers_every_rule_with_catalogue_case_ids(
 
 
 def test_ground_truth_keys_point_at_delivered_rows(
-    world: tuple[Path, GenerationResult], truth: dict,
+    world: tuple[Path, GenerationResult],
+    truth: dict,
 ) -> None:
     root, result = world
     last = result.business_dates[-1]
     letters = {r["letter_id"]: r for r in _read(root, "retention_campaigns", last)}
-    transactions = {r["transaction_id"] for d in result.business_dates
-                    for r in _read(root, "store_transactions", d)}
+    transactions = {
+        r["transaction_id"]
+        for d in result.business_dates
+        for r in _read(root, "store_transactions", d)
+    }
     inventory = {r["iccid"] for r in _read(root, "sim_inventory", last)}
     for case in truth["cases"]:
         key = case["key"]
@@ -228,25 +243,40 @@ def test_ground_truth_keys_point_at_delivered_rows(
             assert letters[key["letter_id"]]["customer_id"] == case["customer_id"]
         if "transaction_id" in key:
             assert key["transaction_id"] in transactions
-        if case["rule_id"] in ("CHARGE_AFTER_DEACTIVATION", "USAGE_AFTER_DEACTIVATION",
-                               "DUPLICATE_RECURRING_CHARGE", "UNBILLED_ACTIVE_LINE"):
+        if case["rule_id"] in (
+            "CHARGE_AFTER_DEACTIVATION",
+            "USAGE_AFTER_DEACTIVATION",
+            "DUPLICATE_RECURRING_CHARGE",
+            "UNBILLED_ACTIVE_LINE",
+        ):
             assert key["iccid"] in inventory
 
 
 def test_the_contract_story_is_a_wrong_disconnect_letter(
-    world: tuple[Path, GenerationResult], truth: dict,
+    world: tuple[Path, GenerationResult],
+    truth: dict,
 ) -> None:
     root, result = world
     last = result.business_dates[-1]
-    story = next(c for c in truth["cases"]
-                 if c["rule_id"] == "WRONG_DISCONNECT_LETTER" and c["amount_at_risk"] == "106.00")
+    story = next(
+        c
+        for c in truth["cases"]
+        if c["rule_id"] == "WRONG_DISCONNECT_LETTER" and c["amount_at_risk"] == "106.00"
+    )
     window = [last - timedelta(days=n) for n in range(60)]
-    visit = [r for d in window for r in _read(root, "store_transactions", d)
-             if r["customer_id"] == story["customer_id"]]
+    visit = [
+        r
+        for d in window
+        for r in _read(root, "store_transactions", d)
+        if r["customer_id"] == story["customer_id"]
+    ]
     assert Counter(r["action"] for r in visit) == {"renewal": 3, "new_line": 2, "cancel_line": 1}
     assert {r["channel"] for r in visit} == {"store"}
-    letter = next(r for r in _read(root, "retention_campaigns", last)
-                  if r["letter_id"] == story["key"]["letter_id"])
+    letter = next(
+        r
+        for r in _read(root, "retention_campaigns", last)
+        if r["letter_id"] == story["key"]["letter_id"]
+    )
     assert (letter["letter_type"], letter["trigger_reason"]) == ("disconnect_save", "churn_score")
 
 

@@ -25,9 +25,11 @@ def luhn_complete(body: str) -> str:
 
 
 def check(expr, values: list[str | None]) -> list[bool | None]:
-    return pl.DataFrame({"x": values}, schema={"x": pl.String}).select(expr(pl.col("x")))[
-        "x"
-    ].to_list()
+    return (
+        pl.DataFrame({"x": values}, schema={"x": pl.String})
+        .select(expr(pl.col("x")))["x"]
+        .to_list()
+    )
 
 
 def test_luhn_known_numbers():
@@ -81,14 +83,28 @@ def test_null_iccid_is_neither_valid_nor_invalid():
 
 
 def test_msisdn():
-    values = ["12345678", "447700900123", "123456789012345", "1234567", "1234567890123456",
-              "+447700900123", "4477OO900123", "07700900123"]
+    values = [
+        "12345678",
+        "447700900123",
+        "123456789012345",
+        "1234567",
+        "1234567890123456",
+        "+447700900123",
+        "4477OO900123",
+        "07700900123",
+    ]
     assert check(is_msisdn, values) == [True, True, True, False, False, False, False, True]
 
 
 def test_currency():
     assert check(is_currency, ["GBP", "EUR", "USD", "gbp", "XXX", "ABC", "GB"]) == [
-        True, True, True, False, False, False, False,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
     ]
 
 

@@ -33,12 +33,22 @@ ICCID_3 = luhn_complete("894410000000000003")
 
 # --- valid rows of each source (text, as a CSV carries them) -------------------------------
 
+
 def billing_row(**changes: str | None) -> dict[str, str | None]:
     row = {
-        "line_id": "L1", "bill_run_id": "BR1", "invoice_id": "INV1", "customer_id": "C1",
-        "account_id": "A1", "msisdn": "447700900123", "iccid": ICCID_1,
-        "charge_type": "recurring", "tariff_code": "T20", "description": "Monthly plan",
-        "period_start": "2024-04-01", "period_end": "2024-04-30", "amount": "20.00",
+        "line_id": "L1",
+        "bill_run_id": "BR1",
+        "invoice_id": "INV1",
+        "customer_id": "C1",
+        "account_id": "A1",
+        "msisdn": "447700900123",
+        "iccid": ICCID_1,
+        "charge_type": "recurring",
+        "tariff_code": "T20",
+        "description": "Monthly plan",
+        "period_start": "2024-04-01",
+        "period_end": "2024-04-30",
+        "amount": "20.00",
         "currency": "GBP",
     }
     return {**row, **changes}
@@ -46,29 +56,51 @@ def billing_row(**changes: str | None) -> dict[str, str | None]:
 
 def store_row(**changes: str | None) -> dict[str, str | None]:
     row = {
-        "transaction_id": "T1", "transaction_ts": "2024-04-01T11:42:07Z", "channel": "store",
-        "store_id": "S1", "agent_id": "AG1", "customer_id": "C1", "account_id": "A1",
-        "msisdn": "447700900123", "iccid": ICCID_1, "previous_iccid": None,
-        "action": "renewal", "tariff_code": "T20", "monthly_fee": "20.00",
-        "contract_months": "24", "currency": "GBP",
+        "transaction_id": "T1",
+        "transaction_ts": "2024-04-01T11:42:07Z",
+        "channel": "store",
+        "store_id": "S1",
+        "agent_id": "AG1",
+        "customer_id": "C1",
+        "account_id": "A1",
+        "msisdn": "447700900123",
+        "iccid": ICCID_1,
+        "previous_iccid": None,
+        "action": "renewal",
+        "tariff_code": "T20",
+        "monthly_fee": "20.00",
+        "contract_months": "24",
+        "currency": "GBP",
     }
     return {**row, **changes}
 
 
 def inventory_row(**changes: str | None) -> dict[str, str | None]:
     row = {
-        "iccid": ICCID_1, "msisdn": "447700900123", "customer_id": "C1", "account_id": "A1",
-        "sim_type": "voice", "status": "active", "activated_at": "2023-01-05T09:00:00Z",
-        "deactivated_at": None, "status_changed_at": "2023-01-05T09:00:00Z",
+        "iccid": ICCID_1,
+        "msisdn": "447700900123",
+        "customer_id": "C1",
+        "account_id": "A1",
+        "sim_type": "voice",
+        "status": "active",
+        "activated_at": "2023-01-05T09:00:00Z",
+        "deactivated_at": None,
+        "status_changed_at": "2023-01-05T09:00:00Z",
     }
     return {**row, **changes}
 
 
 def letter_row(**changes: str | None) -> dict[str, str | None]:
     row = {
-        "campaign_id": "CP1", "letter_id": "LT1", "letter_type": "winback",
-        "customer_id": "C1", "account_id": "A1", "msisdn": "447700900123",
-        "trigger_reason": "churn_score", "scheduled_send_date": "2024-04-03", "channel": "letter",
+        "campaign_id": "CP1",
+        "letter_id": "LT1",
+        "letter_type": "winback",
+        "customer_id": "C1",
+        "account_id": "A1",
+        "msisdn": "447700900123",
+        "trigger_reason": "churn_score",
+        "scheduled_send_date": "2024-04-03",
+        "channel": "letter",
     }
     return {**row, **changes}
 
@@ -82,6 +114,7 @@ ROW_BUILDERS = {
 
 
 # --- landing zone helpers --------------------------------------------------------------------
+
 
 def csv_bytes(rows: list[dict[str, str | None]], columns: list[str] | None = None) -> bytes:
     """RFC 4180 CSV; None is written as an empty field."""
@@ -168,6 +201,7 @@ PREFIX = "billing_lines/business_date=2024-04-01"
 
 # --- whole-partition rejections --------------------------------------------------------------
 
+
 def test_missing_partition_folder(tmp_path):
     exc = rejection(tmp_path)
     assert exc.file is None
@@ -251,9 +285,16 @@ def test_sha256_mismatch(tmp_path):
 
 def test_row_count_mismatch(tmp_path):
     data = csv_bytes([billing_row(), billing_row(line_id="L2")])
-    land(tmp_path, "billing_lines", {"part-0000.csv": data}, manifest={"files": [
-        {"name": "part-0000.csv", "rows": 3, "sha256": hashlib.sha256(data).hexdigest()}
-    ]})
+    land(
+        tmp_path,
+        "billing_lines",
+        {"part-0000.csv": data},
+        manifest={
+            "files": [
+                {"name": "part-0000.csv", "rows": 3, "sha256": hashlib.sha256(data).hexdigest()}
+            ]
+        },
+    )
     exc = rejection(tmp_path)
     assert exc.file == f"{PREFIX}/part-0000.csv"
     assert "2 data rows but the manifest says 3" in exc.message
@@ -262,9 +303,16 @@ def test_row_count_mismatch(tmp_path):
 def test_row_count_is_records_not_lines(tmp_path):
     data = csv_bytes([billing_row(description="two\nlines"), billing_row(line_id="L2")])
     assert data.count(b"\n") - 1 == 3
-    land(tmp_path, "billing_lines", {"part-0000.csv": data}, manifest={"files": [
-        {"name": "part-0000.csv", "rows": 3, "sha256": hashlib.sha256(data).hexdigest()}
-    ]})
+    land(
+        tmp_path,
+        "billing_lines",
+        {"part-0000.csv": data},
+        manifest={
+            "files": [
+                {"name": "part-0000.csv", "rows": 3, "sha256": hashlib.sha256(data).hexdigest()}
+            ]
+        },
+    )
     assert "2 data rows but the manifest says 3" in rejection(tmp_path).message
 
 
@@ -333,37 +381,78 @@ def test_rejection_of_a_partition_writes_nothing_even_after_good_nights(tmp_path
 
 QUARANTINE_CASES = [
     ("billing_lines", {"account_id": None}, "account_id: missing"),
-    ("store_transactions", {"transaction_ts": "2024-04-01 11:42:07"},
-     "transaction_ts: not an ISO 8601 UTC timestamp ('2024-04-01 11:42:07')"),
-    ("store_transactions", {"transaction_ts": "2024-04-01T11:42:07+01:00"},
-     "transaction_ts: not an ISO 8601 UTC timestamp"),
-    ("sim_inventory", {"activated_at": "2024-02-30T10:00:00Z"},
-     "activated_at: not an ISO 8601 UTC timestamp ('2024-02-30T10:00:00Z')"),
-    ("billing_lines", {"period_end": "2024-4-30"},
-     "period_end: not a YYYY-MM-DD date ('2024-4-30')"),
-    ("store_transactions", {"contract_months": "24.0"},
-     "contract_months: not an integer ('24.0')"),
-    ("billing_lines", {"amount": "12.505"},
-     "amount: not a decimal with at most 2 decimals ('12.505')"),
-    ("store_transactions", {"monthly_fee": "£20"},
-     "monthly_fee: not a decimal with at most 2 decimals ('£20')"),
-    ("billing_lines", {"charge_type": "refund"},
-     "charge_type: not one of recurring|usage|one_off|credit ('refund')"),
-    ("retention_campaigns", {"msisdn": "+447700900123"},
-     "msisdn: not an MSISDN of 8 to 15 digits ('+447700900123')"),
-    ("billing_lines", {"iccid": "12345"},
-     "iccid: not an ICCID of 19 or 20 digits starting 89 ('12345')"),
-    ("store_transactions", {"previous_iccid": ICCID_1[:-1] + str((int(ICCID_1[-1]) + 1) % 10)},
-     "previous_iccid: ICCID with a wrong Luhn check digit"),
+    (
+        "store_transactions",
+        {"transaction_ts": "2024-04-01 11:42:07"},
+        "transaction_ts: not an ISO 8601 UTC timestamp ('2024-04-01 11:42:07')",
+    ),
+    (
+        "store_transactions",
+        {"transaction_ts": "2024-04-01T11:42:07+01:00"},
+        "transaction_ts: not an ISO 8601 UTC timestamp",
+    ),
+    (
+        "sim_inventory",
+        {"activated_at": "2024-02-30T10:00:00Z"},
+        "activated_at: not an ISO 8601 UTC timestamp ('2024-02-30T10:00:00Z')",
+    ),
+    (
+        "billing_lines",
+        {"period_end": "2024-4-30"},
+        "period_end: not a YYYY-MM-DD date ('2024-4-30')",
+    ),
+    ("store_transactions", {"contract_months": "24.0"}, "contract_months: not an integer ('24.0')"),
+    (
+        "billing_lines",
+        {"amount": "12.505"},
+        "amount: not a decimal with at most 2 decimals ('12.505')",
+    ),
+    (
+        "store_transactions",
+        {"monthly_fee": "£20"},
+        "monthly_fee: not a decimal with at most 2 decimals ('£20')",
+    ),
+    (
+        "billing_lines",
+        {"charge_type": "refund"},
+        "charge_type: not one of recurring|usage|one_off|credit ('refund')",
+    ),
+    (
+        "retention_campaigns",
+        {"msisdn": "+447700900123"},
+        "msisdn: not an MSISDN of 8 to 15 digits ('+447700900123')",
+    ),
+    (
+        "billing_lines",
+        {"iccid": "12345"},
+        "iccid: not an ICCID of 19 or 20 digits starting 89 ('12345')",
+    ),
+    (
+        "store_transactions",
+        {"previous_iccid": ICCID_1[:-1] + str((int(ICCID_1[-1]) + 1) % 10)},
+        "previous_iccid: ICCID with a wrong Luhn check digit",
+    ),
     ("billing_lines", {"currency": "XYZ"}, "currency: not an ISO 4217 currency code ('XYZ')"),
-    ("billing_lines", {"period_start": "2024-05-01"},
-     "period_start: after period_end ('2024-05-01' > '2024-04-30')"),
-    ("billing_lines", {"charge_type": "credit", "amount": "5.00"},
-     "amount: positive on a credit line ('5.00')"),
-    ("store_transactions", {"transaction_ts": "2024-03-31T23:59:59Z"},
-     "transaction_ts: not on the business date 2024-04-01 ('2024-03-31T23:59:59Z')"),
-    ("retention_campaigns", {"scheduled_send_date": "2024-04-01"},
-     "scheduled_send_date: not after the business date 2024-04-01 ('2024-04-01')"),
+    (
+        "billing_lines",
+        {"period_start": "2024-05-01"},
+        "period_start: after period_end ('2024-05-01' > '2024-04-30')",
+    ),
+    (
+        "billing_lines",
+        {"charge_type": "credit", "amount": "5.00"},
+        "amount: positive on a credit line ('5.00')",
+    ),
+    (
+        "store_transactions",
+        {"transaction_ts": "2024-03-31T23:59:59Z"},
+        "transaction_ts: not on the business date 2024-04-01 ('2024-03-31T23:59:59Z')",
+    ),
+    (
+        "retention_campaigns",
+        {"scheduled_send_date": "2024-04-01"},
+        "scheduled_send_date: not after the business date 2024-04-01 ('2024-04-01')",
+    ),
 ]
 
 
@@ -372,8 +461,13 @@ def test_row_quarantined_with_reason(tmp_path, source, changes, reason):
     key = SOURCE_SPECS[source].key
     make = ROW_BUILDERS[source]
     keys = [ICCID_1, ICCID_2, ICCID_3] if source == "sim_inventory" else ["K1", "K2", "K3"]
-    land_rows(tmp_path, source, make(**{key: keys[0]}), make(**changes, **{key: keys[1]}),
-              make(**{key: keys[2]}))
+    land_rows(
+        tmp_path,
+        source,
+        make(**{key: keys[0]}),
+        make(**changes, **{key: keys[1]}),
+        make(**{key: keys[2]}),
+    )
     loaded = load(tmp_path, source)
     assert (loaded.rows_read, loaded.rows_loaded, loaded.rows_quarantined) == (3, 2, 1)
     bad = loaded.quarantined.row(0, named=True)
@@ -385,16 +479,23 @@ def test_row_quarantined_with_reason(tmp_path, source, changes, reason):
 
 
 def test_credit_with_zero_or_negative_amount_loads(tmp_path):
-    land_rows(tmp_path, "billing_lines", billing_row(charge_type="credit", amount="-5.00"),
-              billing_row(line_id="L2", charge_type="credit", amount="0"))
+    land_rows(
+        tmp_path,
+        "billing_lines",
+        billing_row(charge_type="credit", amount="-5.00"),
+        billing_row(line_id="L2", charge_type="credit", amount="0"),
+    )
     assert load(tmp_path, "billing_lines").rows_loaded == 2
 
 
 def test_timestamp_forms_accepted(tmp_path):
-    land_rows(tmp_path, "store_transactions",
-              store_row(transaction_ts="2024-04-01T00:00:00Z"),
-              store_row(transaction_id="T2", transaction_ts="2024-04-01T23:59:59+00:00"),
-              store_row(transaction_id="T3", transaction_ts="2024-04-01T10:00:00.123456Z"))
+    land_rows(
+        tmp_path,
+        "store_transactions",
+        store_row(transaction_ts="2024-04-01T00:00:00Z"),
+        store_row(transaction_id="T2", transaction_ts="2024-04-01T23:59:59+00:00"),
+        store_row(transaction_id="T3", transaction_ts="2024-04-01T10:00:00.123456Z"),
+    )
     loaded = load(tmp_path, "store_transactions")
     assert loaded.valid["transaction_ts"].to_list() == [
         datetime(2024, 4, 1, tzinfo=UTC),
@@ -404,8 +505,11 @@ def test_timestamp_forms_accepted(tmp_path):
 
 
 def test_every_failing_reason_of_a_row_is_collected(tmp_path):
-    land_rows(tmp_path, "billing_lines",
-              billing_row(customer_id=None, amount="1.234", currency="gbp", msisdn="12"))
+    land_rows(
+        tmp_path,
+        "billing_lines",
+        billing_row(customer_id=None, amount="1.234", currency="gbp", msisdn="12"),
+    )
     reason = load(tmp_path, "billing_lines").quarantined["_reason"].item()
     assert reason == (
         "customer_id: missing; msisdn: not an MSISDN of 8 to 15 digits ('12'); "
@@ -415,11 +519,15 @@ def test_every_failing_reason_of_a_row_is_collected(tmp_path):
 
 
 def test_duplicate_key_within_partition_keeps_first_by_file_then_row(tmp_path):
-    land(tmp_path, "billing_lines", {
-        "part-0000.csv": csv_bytes([billing_row(line_id="L0"), billing_row(amount="1.00")]),
-        "part-0001.csv": csv_bytes([billing_row(amount="2.00"), billing_row(line_id="L3")]),
-        "part-0002.csv": csv_bytes([billing_row(amount="3.00")]),
-    })
+    land(
+        tmp_path,
+        "billing_lines",
+        {
+            "part-0000.csv": csv_bytes([billing_row(line_id="L0"), billing_row(amount="1.00")]),
+            "part-0001.csv": csv_bytes([billing_row(amount="2.00"), billing_row(line_id="L3")]),
+            "part-0002.csv": csv_bytes([billing_row(amount="3.00")]),
+        },
+    )
     loaded = load(tmp_path, "billing_lines")
     assert loaded.valid["line_id"].to_list() == ["L0", "L1", "L3"]
     assert loaded.valid["amount"].to_list()[1] == Decimal("1.00")
@@ -451,8 +559,12 @@ def test_duplicate_key_of_an_earlier_business_date(tmp_path):
 
 
 def test_duplicate_key_of_a_later_business_date(tmp_path):
-    land_rows(tmp_path, "store_transactions",
-              store_row(transaction_ts="2024-04-02T08:00:00Z"), business_date=date(2024, 4, 2))
+    land_rows(
+        tmp_path,
+        "store_transactions",
+        store_row(transaction_ts="2024-04-02T08:00:00Z"),
+        business_date=date(2024, 4, 2),
+    )
     load_and_commit(tmp_path, "store_transactions", date(2024, 4, 2))
     land_rows(tmp_path, "store_transactions", store_row())
     assert load(tmp_path, "store_transactions").quarantined["_reason"].to_list() == [
@@ -472,18 +584,23 @@ def test_inventory_iccid_is_unique_within_a_snapshot_only(tmp_path):
     land_rows(tmp_path, "sim_inventory", inventory_row(), inventory_row(status="suspended"))
     loaded = load(tmp_path, "sim_inventory")
     assert loaded.valid["status"].to_list() == ["active"]
-    assert loaded.quarantined["_reason"].to_list() == [
-        "iccid: duplicate of part-0000.csv row 1"
-    ]
+    assert loaded.quarantined["_reason"].to_list() == ["iccid: duplicate of part-0000.csv row 1"]
 
 
 # --- reading ---------------------------------------------------------------------------------
 
+
 def test_multi_part_partition(tmp_path):
-    land(tmp_path, "store_transactions", {
-        f"part-{i:04d}.csv": csv_bytes([store_row(transaction_id=f"T{i}-{j}") for j in range(3)])
-        for i in range(4)
-    })
+    land(
+        tmp_path,
+        "store_transactions",
+        {
+            f"part-{i:04d}.csv": csv_bytes(
+                [store_row(transaction_id=f"T{i}-{j}") for j in range(3)]
+            )
+            for i in range(4)
+        },
+    )
     loaded = load(tmp_path, "store_transactions")
     assert loaded.files == ["part-0000.csv", "part-0001.csv", "part-0002.csv", "part-0003.csv"]
     assert loaded.rows_loaded == 12
@@ -497,10 +614,14 @@ def test_parquet_part_with_native_types(tmp_path):
         pl.col("period_start", "period_end").str.to_date(),
         pl.col("amount").cast(pl.Decimal(12, 4)),
     )
-    land(tmp_path, "billing_lines", {
-        "part-0000.csv": csv_bytes([billing_row()]),
-        "part-0001.parquet": parquet_bytes(native),
-    })
+    land(
+        tmp_path,
+        "billing_lines",
+        {
+            "part-0000.csv": csv_bytes([billing_row()]),
+            "part-0001.parquet": parquet_bytes(native),
+        },
+    )
     loaded = load(tmp_path, "billing_lines")
     assert loaded.rows_loaded == 2
     assert loaded.valid.row(0)[1:] == loaded.valid.row(1)[1:]
@@ -508,7 +629,8 @@ def test_parquet_part_with_native_types(tmp_path):
 
 def test_parquet_timestamps_in_another_zone_and_int_columns(tmp_path):
     native = pl.DataFrame([store_row()]).with_columns(
-        pl.col("transaction_ts").str.to_datetime(time_zone="UTC")
+        pl.col("transaction_ts")
+        .str.to_datetime(time_zone="UTC")
         .dt.convert_time_zone("Europe/London"),
         pl.col("contract_months").cast(pl.Int32),
         pl.col("monthly_fee").cast(pl.Float64),
@@ -553,25 +675,39 @@ def test_quoted_fields_with_commas_quotes_and_newlines(tmp_path):
 
 
 def test_quarantined_row_numbers_count_records_not_lines(tmp_path):
-    land_rows(tmp_path, "billing_lines", billing_row(description="a\nb\nc"),
-              billing_row(line_id="L2", amount="x"))
+    land_rows(
+        tmp_path,
+        "billing_lines",
+        billing_row(description="a\nb\nc"),
+        billing_row(line_id="L2", amount="x"),
+    )
     assert load(tmp_path, "billing_lines").quarantined["_row"].to_list() == [2]
 
 
 def test_identifiers_stay_strings_with_leading_zeros(tmp_path):
-    land_rows(tmp_path, "billing_lines",
-              billing_row(line_id="000123", customer_id="00042", account_id="0007",
-                          msisdn="07700900123", invoice_id="0001"))
+    land_rows(
+        tmp_path,
+        "billing_lines",
+        billing_row(
+            line_id="000123",
+            customer_id="00042",
+            account_id="0007",
+            msisdn="07700900123",
+            invoice_id="0001",
+        ),
+    )
     row = load(tmp_path, "billing_lines").valid.row(0, named=True)
     assert (row["line_id"], row["customer_id"], row["account_id"]) == ("000123", "00042", "0007")
     assert (row["msisdn"], row["invoice_id"]) == ("07700900123", "0001")
 
 
 def test_only_empty_fields_are_null(tmp_path):
-    data = csv_bytes([
-        billing_row(description="NA", tariff_code="null"),
-        billing_row(line_id="L2", description="QUOTED_EMPTY", tariff_code=None),
-    ]).replace(b"QUOTED_EMPTY", b'""')
+    data = csv_bytes(
+        [
+            billing_row(description="NA", tariff_code="null"),
+            billing_row(line_id="L2", description="QUOTED_EMPTY", tariff_code=None),
+        ]
+    ).replace(b"QUOTED_EMPTY", b'""')
     land(tmp_path, "billing_lines", {"part-0000.csv": data})
     loaded = load(tmp_path, "billing_lines")
     assert loaded.valid["description"].to_list() == ["NA", None]
@@ -580,15 +716,20 @@ def test_only_empty_fields_are_null(tmp_path):
 
 def test_csv_header_only_without_final_newline_and_crlf(tmp_path):
     crlf = csv_bytes([billing_row()]).replace(b"\n", b"\r\n")
-    land(tmp_path, "billing_lines", {
-        "part-0000.csv": ",".join(SOURCE_SPECS["billing_lines"].column_names).encode(),
-        "part-0001.csv": crlf,
-    })
+    land(
+        tmp_path,
+        "billing_lines",
+        {
+            "part-0000.csv": ",".join(SOURCE_SPECS["billing_lines"].column_names).encode(),
+            "part-0001.csv": crlf,
+        },
+    )
     loaded = load(tmp_path, "billing_lines")
     assert loaded.rows_loaded == 1 and loaded.valid["currency"].item() == "GBP"
 
 
 # --- commit and history ----------------------------------------------------------------------
+
 
 def test_commit_writes_curated_and_quarantine(tmp_path):
     land_rows(tmp_path, "billing_lines", billing_row(), billing_row(line_id="L2", amount="x"))
@@ -631,13 +772,17 @@ def test_history_and_snapshot(tmp_path):
     )
     for day in (1, 2, 3):
         d = date(2024, 4, day)
-        land_rows(tmp_path, "store_transactions",
-                  store_row(transaction_id=f"T{day}", transaction_ts=f"{d}T09:00:00Z"),
-                  business_date=d)
+        land_rows(
+            tmp_path,
+            "store_transactions",
+            store_row(transaction_id=f"T{day}", transaction_ts=f"{d}T09:00:00Z"),
+            business_date=d,
+        )
         load_and_commit(tmp_path, "store_transactions", d)
     up_to_2 = history(warehouse, "store_transactions", date(2024, 4, 2)).collect()
     assert up_to_2.select("transaction_id", "business_date").sort("business_date").rows() == [
-        ("T1", date(2024, 4, 1)), ("T2", date(2024, 4, 2)),
+        ("T1", date(2024, 4, 1)),
+        ("T2", date(2024, 4, 2)),
     ]
     assert up_to_2.schema == empty.schema
     one = snapshot(warehouse, "store_transactions", date(2024, 4, 3)).collect()

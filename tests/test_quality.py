@@ -38,12 +38,21 @@ def unique_row(source: str, i: int, day: date) -> dict[str, str | None]:
     return letter_row(letter_id=f"LT{day}-{i}", scheduled_send_date=str(day + timedelta(days=3)))
 
 
-def land_source(root: Path, source: str, changes: dict[int, dict] | None = None,
-                day: date = BD, rows: int = ROWS) -> None:
+def land_source(
+    root: Path,
+    source: str,
+    changes: dict[int, dict] | None = None,
+    day: date = BD,
+    rows: int = ROWS,
+) -> None:
     """A partition of `rows` valid rows, row i updated with changes[i]."""
     changes = changes or {}
-    land_rows(root, source, *(unique_row(source, i, day) | changes.get(i, {})
-                              for i in range(rows)), business_date=day)
+    land_rows(
+        root,
+        source,
+        *(unique_row(source, i, day) | changes.get(i, {}) for i in range(rows)),
+        business_date=day,
+    )
 
 
 def stores(root: Path) -> tuple[LocalStorage, LocalStorage]:
@@ -70,17 +79,23 @@ def failed(checks) -> set[tuple[str, str, str]]:
 
 
 def invoke(root: Path, *args: str):
-    return CliRunner().invoke(main, [*args, "--landing", str(root / "landing"),
-                                     "--warehouse", str(root / "warehouse")])
+    return CliRunner().invoke(
+        main, [*args, "--landing", str(root / "landing"), "--warehouse", str(root / "warehouse")]
+    )
 
 
 # --- the suites ------------------------------------------------------------------------------
 
 REGEX = {  # ingest's patterns, with non-capturing groups (pandas warns about capturing ones)
     kind: re.sub(r"\((?!\?)", "(?:", pattern)
-    for kind, pattern in {"msisdn": MSISDN_PATTERN, "iccid": ICCID_PATTERN, "int": INT_TEXT,
-                          "timestamp": TIMESTAMP_TEXT, "date": DATE_TEXT,
-                          "money": MONEY_TEXT}.items()
+    for kind, pattern in {
+        "msisdn": MSISDN_PATTERN,
+        "iccid": ICCID_PATTERN,
+        "int": INT_TEXT,
+        "timestamp": TIMESTAMP_TEXT,
+        "date": DATE_TEXT,
+        "money": MONEY_TEXT,
+    }.items()
 }
 
 
@@ -102,14 +117,19 @@ def test_suites_in_sync_with_the_contract(source):
             assert [(x["type"], x["kwargs"]) for x in expectations].count((e["type"], twin)) == 1
     (columns,) = by_type["expect_table_columns_to_match_set"]
     assert columns["column_set"] == spec.column_names
-    assert sorted(k["value"]["$PARAMETER"] for k in by_type["expect_table_row_count_to_equal"]) \
-        == ["manifest_rows", "rows_loaded_plus_quarantined"]
+    assert sorted(k["value"]["$PARAMETER"] for k in by_type["expect_table_row_count_to_equal"]) == [
+        "manifest_rows",
+        "rows_loaded_plus_quarantined",
+    ]
     not_null = {k["column"] for k in by_type["expect_column_values_to_not_be_null"]}
     assert not_null == {c.name for c in spec.columns if not c.nullable}
     assert {k["column"] for k in by_type["expect_column_values_to_be_unique"]} == {spec.key}
     # contract columns only: derived ones start with '_'
-    in_set = {k["column"]: k["value_set"] for k in by_type["expect_column_values_to_be_in_set"]
-              if not k["column"].startswith("_")}
+    in_set = {
+        k["column"]: k["value_set"]
+        for k in by_type["expect_column_values_to_be_in_set"]
+        if not k["column"].startswith("_")
+    }
     regex = {k["column"]: k["regex"] for k in by_type["expect_column_values_to_match_regex"]}
     for c in spec.columns:
         if c.kind == "enum":
@@ -126,32 +146,75 @@ def test_suites_in_sync_with_the_contract(source):
 
 CATCHES = [
     ("billing_lines", {7: {"line_id": f"L{BD}-6"}}, "expect_column_values_to_be_unique", "line_id"),
-    ("billing_lines", {7: {"amount": "5.00", "charge_type": "credit"}},
-     "expect_column_values_to_be_between", "_credit_amount"),
-    ("billing_lines", {7: {"period_start": "2024-05-02"}},
-     "expect_column_pair_values_a_to_be_greater_than_b", "_period_end, _period_start"),
+    (
+        "billing_lines",
+        {7: {"amount": "5.00", "charge_type": "credit"}},
+        "expect_column_values_to_be_between",
+        "_credit_amount",
+    ),
+    (
+        "billing_lines",
+        {7: {"period_start": "2024-05-02"}},
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "_period_end, _period_start",
+    ),
     ("billing_lines", {7: {"currency": "gbp"}}, "expect_column_values_to_be_in_set", "currency"),
-    ("billing_lines", {7: {"amount": "999.00"}},
-     "expect_column_values_to_be_between", "_recurring_amount"),
-    ("store_transactions", {7: {"channel": "kiosk"}},
-     "expect_column_values_to_be_in_set", "channel"),
-    ("store_transactions", {7: {"msisdn": "+447700900123"}},
-     "expect_column_values_to_match_regex", "msisdn"),
-    ("store_transactions", {7: {"transaction_ts": "2024-03-31T23:59:59Z"}},
-     "expect_column_values_to_be_between", "_days_from_business_date"),
-    ("sim_inventory", {7: {"iccid": "8944100000000000X01"}},
-     "expect_column_values_to_match_regex", "iccid"),
-    ("sim_inventory", {7: {"status": "lost_stolen"}},
-     "expect_column_values_to_be_in_set", "_deactivated_at_missing"),
-    ("retention_campaigns", {7: {"scheduled_send_date": str(BD)}},
-     "expect_column_values_to_be_between", "_days_from_business_date"),
-    ("retention_campaigns", {7: {"customer_id": None}},
-     "expect_column_values_to_not_be_null", "customer_id"),
+    (
+        "billing_lines",
+        {7: {"amount": "999.00"}},
+        "expect_column_values_to_be_between",
+        "_recurring_amount",
+    ),
+    (
+        "store_transactions",
+        {7: {"channel": "kiosk"}},
+        "expect_column_values_to_be_in_set",
+        "channel",
+    ),
+    (
+        "store_transactions",
+        {7: {"msisdn": "+447700900123"}},
+        "expect_column_values_to_match_regex",
+        "msisdn",
+    ),
+    (
+        "store_transactions",
+        {7: {"transaction_ts": "2024-03-31T23:59:59Z"}},
+        "expect_column_values_to_be_between",
+        "_days_from_business_date",
+    ),
+    (
+        "sim_inventory",
+        {7: {"iccid": "8944100000000000X01"}},
+        "expect_column_values_to_match_regex",
+        "iccid",
+    ),
+    (
+        "sim_inventory",
+        {7: {"status": "lost_stolen"}},
+        "expect_column_values_to_be_in_set",
+        "_deactivated_at_missing",
+    ),
+    (
+        "retention_campaigns",
+        {7: {"scheduled_send_date": str(BD)}},
+        "expect_column_values_to_be_between",
+        "_days_from_business_date",
+    ),
+    (
+        "retention_campaigns",
+        {7: {"customer_id": None}},
+        "expect_column_values_to_not_be_null",
+        "customer_id",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("source", "changes", "expectation", "target"), CATCHES,
-                         ids=[f"{c[0]}-{c[2][7:]}-{c[3]}" for c in CATCHES])
+@pytest.mark.parametrize(
+    ("source", "changes", "expectation", "target"),
+    CATCHES,
+    ids=[f"{c[0]}-{c[2][7:]}-{c[3]}" for c in CATCHES],
+)
 def test_one_bad_row_fails_only_its_warning(tmp_path, source, changes, expectation, target):
     outcome = validated(tmp_path, source, changes)
     assert outcome.success
@@ -161,21 +224,36 @@ def test_one_bad_row_fails_only_its_warning(tmp_path, source, changes, expectati
     assert re.match(rf"[12] of {ROWS} rows unexpected", warning.observed)  # a duplicate is 2
 
 
-@pytest.mark.parametrize(("source", "changes", "expectation", "target"), [
-    ("sim_inventory", {i: {"iccid": f"89441000000000{i:04d}X"} for i in range(10)},
-     "expect_column_values_to_match_regex", "iccid"),
-    ("billing_lines", {i: {"charge_type": "refund"} for i in range(10)},
-     "expect_column_values_to_be_in_set", "charge_type"),
-])
+@pytest.mark.parametrize(
+    ("source", "changes", "expectation", "target"),
+    [
+        (
+            "sim_inventory",
+            {i: {"iccid": f"89441000000000{i:04d}X"} for i in range(10)},
+            "expect_column_values_to_match_regex",
+            "iccid",
+        ),
+        (
+            "billing_lines",
+            {i: {"charge_type": "refund"} for i in range(10)},
+            "expect_column_values_to_be_in_set",
+            "charge_type",
+        ),
+    ],
+)
 def test_many_bad_rows_are_critical(tmp_path, source, changes, expectation, target):
     with pytest.raises(CriticalExpectationFailed) as caught:
         validated(tmp_path, source, changes)
     (outcome,) = caught.value.outcomes
-    assert failed(outcome.checks) == {("warning", expectation, target),
-                                      ("critical", expectation, target)}
+    assert failed(outcome.checks) == {
+        ("warning", expectation, target),
+        ("critical", expectation, target),
+    }
     message = str(caught.value)
-    assert f"{source} {BD}: {expectation} on {target} (critical, mostly 0.99): " \
-           f"10 of {ROWS} rows unexpected (3.33% of non-null)" in message
+    assert (
+        f"{source} {BD}: {expectation} on {target} (critical, mostly 0.99): "
+        f"10 of {ROWS} rows unexpected (3.33% of non-null)" in message
+    )
 
 
 def test_rows_missing_from_the_warehouse_are_critical(tmp_path):
@@ -189,6 +267,7 @@ def test_rows_missing_from_the_warehouse_are_critical(tmp_path):
 
 # --- the night: results, Data Docs, run and CLI -----------------------------------------------
 
+
 def test_clean_nights_pass_and_are_kept_for_auditors(tmp_path):
     ingested_night(tmp_path)
     ingested_night(tmp_path, NEXT)
@@ -198,8 +277,13 @@ def test_clean_nights_pass_and_are_kept_for_auditors(tmp_path):
     assert night.success
     assert all(c.success for o in night.outcomes.values() for c in o.checks)
     assert night.summary()["sources"]["billing_lines"]["statistics"] == {
-        "expectations": 49, "passed": 49, "failed": 0,
-        "manifest_rows": 20, "rows_loaded": 20, "rows_quarantined": 0}
+        "expectations": 49,
+        "passed": 49,
+        "failed": 0,
+        "manifest_rows": 20,
+        "rows_loaded": 20,
+        "rows_quarantined": 0,
+    }
     docs = tmp_path / "warehouse" / "quality" / "data_docs"
     assert night.data_docs == str(docs / "index.html")
     index = (docs / "index.html").read_text()
@@ -240,18 +324,22 @@ def test_rerun_replaces_the_night_in_the_index(tmp_path):
 
 def test_run_with_validate_reports_warnings_in_the_summary(tmp_path):
     for source in SOURCES:
-        land_source(tmp_path, source, {5: {"iccid": "89441"}} if source == "billing_lines" else {},
-                    rows=120)
+        land_source(
+            tmp_path, source, {5: {"iccid": "89441"}} if source == "billing_lines" else {}, rows=120
+        )
     result = invoke(tmp_path, "run", "--business-date", str(BD), "--validate")
     assert result.exit_code == 0, result.output
     assert "Calculating Metrics" not in result.output  # no progress bars
-    summary = json.loads((tmp_path / "warehouse" / "cases" / f"business_date={BD}"
-                          / "summary.json").read_text())
+    summary = json.loads(
+        (tmp_path / "warehouse" / "cases" / f"business_date={BD}" / "summary.json").read_text()
+    )
     quality = summary["quality"]
     assert quality["success"]
     (warning,) = quality["sources"]["billing_lines"]["warning_failures"]
-    assert (warning["expectation"], warning["target"]) == \
-        ("expect_column_values_to_match_regex", "iccid")
+    assert (warning["expectation"], warning["target"]) == (
+        "expect_column_values_to_match_regex",
+        "iccid",
+    )
     assert summary["sources"]["billing_lines"]["rows_quarantined"] == 1
 
 
@@ -261,27 +349,44 @@ def test_run_with_validate_stops_a_broken_night_and_publishes_nothing(tmp_path):
         land_source(tmp_path, source, bad, rows=100)
     result = invoke(tmp_path, "run", "--business-date", str(BD), "--validate")
     assert result.exit_code == 2, result.output
-    assert f"billing_lines {BD}: expect_column_values_to_be_in_set on currency (critical, " \
-           "mostly 0.99): 5 of 100 rows unexpected (5.00% of non-null), e.g. 'pounds'" \
-           in result.output
+    assert (
+        f"billing_lines {BD}: expect_column_values_to_be_in_set on currency (critical, "
+        "mostly 0.99): 5 of 100 rows unexpected (5.00% of non-null), e.g. 'pounds'" in result.output
+    )
     assert not (tmp_path / "warehouse" / "cases").exists()
-    assert (tmp_path / "warehouse" / "quality" / "billing_lines" / f"business_date={BD}"
-            / "validation.json").exists()
+    assert (
+        tmp_path
+        / "warehouse"
+        / "quality"
+        / "billing_lines"
+        / f"business_date={BD}"
+        / "validation.json"
+    ).exists()
 
 
 def test_recon_validate_prints_the_expectations_and_exits_2_on_critical(tmp_path):
     ingested_night(tmp_path, sim_inventory={i: {"sim_type": "esim"} for i in range(20)})
     result = invoke(tmp_path, "validate", "--business-date", str(BD))
     assert result.exit_code == 2, result.output
-    assert "sim_inventory 2024-04-01: FAILED, 2 of 29 expectations failed; rows: 20 in the " \
-           "manifest, 0 loaded, 20 quarantined" in result.output
-    assert re.search(r"FAIL +critical +expect_column_values_to_be_in_set +sim_type +20 of 20 "
-                     r"rows unexpected", result.output)
-    assert re.search(r"pass +critical +expect_table_row_count_to_equal +table vs manifest_rows "
-                     r"+20", result.output)
+    assert (
+        "sim_inventory 2024-04-01: FAILED, 2 of 29 expectations failed; rows: 20 in the "
+        "manifest, 0 loaded, 20 quarantined" in result.output
+    )
+    assert re.search(
+        r"FAIL +critical +expect_column_values_to_be_in_set +sim_type +20 of 20 "
+        r"rows unexpected",
+        result.output,
+    )
+    assert re.search(
+        r"pass +critical +expect_table_row_count_to_equal +table vs manifest_rows "
+        r"+20",
+        result.output,
+    )
     assert "billing_lines 2024-04-01: passed" in result.output
-    assert "data docs: " + str(tmp_path / "warehouse" / "quality" / "data_docs" / "index.html") \
+    assert (
+        "data docs: " + str(tmp_path / "warehouse" / "quality" / "data_docs" / "index.html")
         in result.output
+    )
 
 
 def test_recon_validate_of_a_night_not_ingested_exits_1(tmp_path):

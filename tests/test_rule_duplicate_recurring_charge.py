@@ -56,4 +56,6 @@ def test_separate_groups_of_one_sim_are_separate_cases():
         line(line_id="E", period_start="2024-03-01", period_end="2024-03-31"),
     ]
     assert sorted(str(d) for d in run(RULE, billing=billing)["period_start"]) == [
-        "2024-01-01", "2024-03-01"]
+        "2024-01-01",
+        "2024-03-01",
+    ]

@@ -8,8 +8,14 @@ NEW = "89440000000000000019"
 
 
 def swap(on: str, **kw):
-    return tx(transaction_id="S1", transaction_ts=on, action="sim_swap", iccid=NEW,
-              previous_iccid=OLD, **kw)
+    return tx(
+        transaction_id="S1",
+        transaction_ts=on,
+        action="sim_swap",
+        iccid=NEW,
+        previous_iccid=OLD,
+        **kw,
+    )
 
 
 def test_old_sim_still_active_two_days_after_the_swap_fires():
@@ -30,8 +36,7 @@ def test_swapped_out_or_suspended_old_sim_does_not_fire():
 
 
 def test_cancel_line_checks_its_iccid():
-    cancel = tx(transaction_id="X1", transaction_ts="2024-04-01", action="cancel_line",
-                iccid=OLD)
+    cancel = tx(transaction_id="X1", transaction_ts="2024-04-01", action="cancel_line", iccid=OLD)
     assert run(RULE, transactions=[cancel], inventory=[sim()]).height == 1
     port = tx(transaction_id="X2", transaction_ts="2024-04-01", action="port_out", iccid=OLD)
     assert run(RULE, transactions=[port], inventory=[sim()]).is_empty()

@@ -17,10 +17,12 @@ def test_overcharge_and_undercharge():
 
 
 def test_exactly_one_cent_does_not_fire_two_cents_does():
-    assert run(RULE, transactions=[fee("29.99", "2024-03-10")],
-               billing=[line(amount="30.00")]).is_empty()
-    assert amounts(run(RULE, transactions=[fee("29.98", "2024-03-10")],
-                       billing=[line(amount="30.00")])) == ["0.02"]
+    assert run(
+        RULE, transactions=[fee("29.99", "2024-03-10")], billing=[line(amount="30.00")]
+    ).is_empty()
+    assert amounts(
+        run(RULE, transactions=[fee("29.98", "2024-03-10")], billing=[line(amount="30.00")])
+    ) == ["0.02"]
 
 
 def test_fee_agreed_after_period_start_is_not_in_force():
@@ -29,33 +31,48 @@ def test_fee_agreed_after_period_start_is_not_in_force():
 
 
 def test_fee_agreed_on_period_start_is_in_force_latest_of_the_day_wins():
-    transactions = [fee("20.00", "2024-04-01T09:00:00Z", "T1"),
-                    fee("30.00", "2024-04-01T17:00:00Z", "T2")]
+    transactions = [
+        fee("20.00", "2024-04-01T09:00:00Z", "T1"),
+        fee("30.00", "2024-04-01T17:00:00Z", "T2"),
+    ]
     assert run(RULE, transactions=transactions, billing=[line(amount="30.00")]).is_empty()
 
 
 def test_non_contract_actions_do_not_set_the_fee():
-    transactions = [fee("30.00", "2024-03-10", "T1"),
-                    tx(transaction_id="T2", transaction_ts="2024-03-20", action="sim_swap",
-                       monthly_fee="10.00")]
+    transactions = [
+        fee("30.00", "2024-03-10", "T1"),
+        tx(
+            transaction_id="T2", transaction_ts="2024-03-20", action="sim_swap", monthly_fee="10.00"
+        ),
+    ]
     assert run(RULE, transactions=transactions, billing=[line(amount="30.00")]).is_empty()
 
 
 def test_partial_periods_and_unknown_fees_are_not_compared():
-    billing = [line(period_start="2024-04-01", period_end="2024-04-29", amount="99.00"),
-               line(line_id="L2", msisdn="447700900999", amount="99.00")]
+    billing = [
+        line(period_start="2024-04-01", period_end="2024-04-29", amount="99.00"),
+        line(line_id="L2", msisdn="447700900999", amount="99.00"),
+    ]
     assert run(RULE, transactions=[fee("30.00", "2024-03-10")], billing=billing).is_empty()
 
 
 def test_month_end_clipping_defines_a_full_period():
     transactions = [fee("10.00", "2024-01-01")]
     full = line(period_start="2024-01-30", period_end="2024-02-28", amount="12.00")
-    not_full = line(line_id="L2", period_start="2024-01-31", period_end="2024-03-01",
-                    amount="12.00", msisdn="447700900001")
+    not_full = line(
+        line_id="L2",
+        period_start="2024-01-31",
+        period_end="2024-03-01",
+        amount="12.00",
+        msisdn="447700900001",
+    )
     out = run(RULE, transactions=transactions, billing=[full, not_full])
     assert [str(d) for d in out["period_start"]] == ["2024-01-30"]
 
 
 def test_other_currency_is_not_compared():
-    assert run(RULE, transactions=[fee("25.00", "2024-03-10", currency="EUR")],
-               billing=[line(amount="30.00")]).is_empty()
+    assert run(
+        RULE,
+        transactions=[fee("25.00", "2024-03-10", currency="EUR")],
+        billing=[line(amount="30.00")],
+    ).is_empty()

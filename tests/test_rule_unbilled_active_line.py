@@ -15,9 +15,12 @@ def second_sim(**kw):
 
 
 def test_active_sim_missing_from_tonights_invoice_fires_with_its_agreed_fee():
-    out = run(RULE, inventory=[sim(), second_sim()], billing=[tonight()],
-              transactions=[tx(msisdn="447700900002", monthly_fee="12.00",
-                               transaction_ts="2024-02-01")])
+    out = run(
+        RULE,
+        inventory=[sim(), second_sim()],
+        billing=[tonight()],
+        transactions=[tx(msisdn="447700900002", monthly_fee="12.00", transaction_ts="2024-02-01")],
+    )
     assert out["iccid"].to_list() == [OTHER]
     assert amounts(out) == ["12.00"]
     assert (out["invoice_id"][0], str(out["period_start"][0])) == ("I1", "2024-04-15")
@@ -56,7 +59,12 @@ def test_deactivated_on_the_latest_period_end_fires():
 def test_only_tonights_bill_runs_and_only_invoices_with_recurring_lines():
     billing = [
         tonight(business_date="2024-03-15"),
-        line(line_id="L2", charge_type="usage", period_start="2024-03-15",
-             period_end="2024-04-14", business_date=D),
+        line(
+            line_id="L2",
+            charge_type="usage",
+            period_start="2024-03-15",
+            period_end="2024-04-14",
+            business_date=D,
+        ),
     ]
     assert run(RULE, inventory=[sim(), second_sim()], billing=billing).is_empty()

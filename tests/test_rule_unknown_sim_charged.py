@@ -6,18 +6,26 @@ RULE = "UNKNOWN_SIM_CHARGED"
 
 
 def test_sim_missing_from_inventory_sums_the_invoice_lines_credits_included():
-    billing = [line(), line(line_id="L2", charge_type="usage", amount="2.50"),
-               line(line_id="L3", charge_type="credit", amount="-1.00"),
-               line(line_id="L4", invoice_id="I2", amount="30.00")]
+    billing = [
+        line(),
+        line(line_id="L2", charge_type="usage", amount="2.50"),
+        line(line_id="L3", charge_type="credit", amount="-1.00"),
+        line(line_id="L4", invoice_id="I2", amount="30.00"),
+    ]
     out = run(RULE, inventory=[], billing=billing)
     assert sorted(zip(out["invoice_id"], amounts(out), strict=True)) == [
-        ("I1", "31.50"), ("I2", "30.00")]
+        ("I1", "31.50"),
+        ("I2", "30.00"),
+    ]
 
 
 def test_sim_of_another_account_or_in_stock_fires():
     other = run(RULE, inventory=[sim(account_id="A2")], billing=[line()])
-    stock = run(RULE, inventory=[sim(status="in_stock", account_id=None, customer_id=None,
-                                     msisdn=None)], billing=[line()])
+    stock = run(
+        RULE,
+        inventory=[sim(status="in_stock", account_id=None, customer_id=None, msisdn=None)],
+        billing=[line()],
+    )
     assert other.height == 1 and stock.height == 1
 
 

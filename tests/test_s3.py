@@ -32,8 +32,12 @@ def upload(folder: Path, root: str) -> S3Storage:
     storage = S3Storage(root)
     files = [p for p in folder.rglob("*") if p.is_file()]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda p: storage.write_bytes(p.relative_to(folder).as_posix(),
-                                                    p.read_bytes()), files))
+        list(
+            pool.map(
+                lambda p: storage.write_bytes(p.relative_to(folder).as_posix(), p.read_bytes()),
+                files,
+            )
+        )
     return storage
 
 
@@ -48,6 +52,7 @@ def storage(s3_bucket: str) -> S3Storage:
 
 
 # --- the Storage methods -----------------------------------------------------------------------
+
 
 def test_uris_and_open_storage(s3_bucket):
     nested = open_storage(f"{s3_bucket}/a//b/")
@@ -95,20 +100,29 @@ def test_missing_object_errors_name_the_uri(storage):
 
 def test_missing_bucket_errors_name_the_bucket(s3_server):
     missing = S3Storage(f"s3://recon-missing-{uuid.uuid4().hex[:8]}/landing")
-    for call in (lambda: missing.list("x"), lambda: missing.exists("x/_manifest.json"),
-                 lambda: missing.read_bytes("x"), lambda: missing.write_bytes("x", b"")):
+    for call in (
+        lambda: missing.list("x"),
+        lambda: missing.exists("x/_manifest.json"),
+        lambda: missing.read_bytes("x"),
+        lambda: missing.write_bytes("x", b""),
+    ):
         with pytest.raises(FileNotFoundError, match=f"bucket '{missing.bucket}' does not exist"):
             call()
 
 
 def test_replace_prefix_swaps_in_exactly_the_new_files(storage):
-    storage.replace_prefix("night", {"cases.parquet": b"old", "old.csv": b"x",
-                                     "summary.json": b"1"})
+    storage.replace_prefix(
+        "night", {"cases.parquet": b"old", "old.csv": b"x", "summary.json": b"1"}
+    )
     storage.write_bytes("night2/keep", b"k")
-    storage.replace_prefix("night", {"cases.parquet": b"new", "sub/report.html": b"r",
-                                     "summary.json": b"2"})
-    assert storage.list("night") == ["night/cases.parquet", "night/sub/report.html",
-                                     "night/summary.json"]
+    storage.replace_prefix(
+        "night", {"cases.parquet": b"new", "sub/report.html": b"r", "summary.json": b"2"}
+    )
+    assert storage.list("night") == [
+        "night/cases.parquet",
+        "night/sub/report.html",
+        "night/summary.json",
+    ]
     assert storage.read_bytes("night/cases.parquet") == b"new"
     assert storage.read_bytes("night/summary.json") == b"2"
     assert storage.list("") == [*storage.list("night"), "night2/keep"]  # no staging left
@@ -118,10 +132,16 @@ def test_replace_prefix_writes_control_files_last(storage):
     storage.replace_prefix("n", {"summary.json": b"1", "cases.parquet": b"1", "a.csv": b"1"})
     calls = []
     events = storage._client.meta.events  # observe the requests the real client sends
-    events.register("before-parameter-build.s3.CopyObject",
-                    lambda params, **_: calls.append(("copy", params["Key"])))
-    events.register("before-parameter-build.s3.DeleteObjects", lambda params, **_: calls.append(
-        ("delete", sorted(o["Key"] for o in params["Delete"]["Objects"]))))
+    events.register(
+        "before-parameter-build.s3.CopyObject",
+        lambda params, **_: calls.append(("copy", params["Key"])),
+    )
+    events.register(
+        "before-parameter-build.s3.DeleteObjects",
+        lambda params, **_: calls.append(
+            ("delete", sorted(o["Key"] for o in params["Delete"]["Objects"]))
+        ),
+    )
     storage.replace_prefix("n", {"summary.json": b"2", "cases.parquet": b"2"})
     root = storage.prefix
     # Old control files and stale objects go first, then data, then the control files.
@@ -147,6 +167,7 @@ def test_failed_upload_leaves_the_prefix_untouched(storage):
 
 # --- polars and ingest -------------------------------------------------------------------------
 
+
 def test_polars_scans_an_s3_uri_with_storage_options(storage, s3_server):
     frame = pl.DataFrame({"id": ["007", "42"], "amount": [1.5, -2.25]})
     storage.write_bytes("t/data.parquet", parquet_bytes(frame))
@@ -161,13 +182,20 @@ def test_polars_scans_an_s3_uri_with_storage_options(storage, s3_server):
 def test_explicit_options_override_the_environment(s3_server, s3_bucket, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
-    storage = open_storage(f"{s3_bucket}/p", endpoint_url=s3_server, region="us-east-1",
-                           aws_access_key_id="conn-key", aws_secret_access_key="conn-secret")
+    storage = open_storage(
+        f"{s3_bucket}/p",
+        endpoint_url=s3_server,
+        region="us-east-1",
+        aws_access_key_id="conn-key",
+        aws_secret_access_key="conn-secret",
+    )
     storage.write_bytes("t/data.parquet", parquet_bytes(pl.DataFrame({"a": [1]})))
     options = storage.storage_options
     assert (options["aws_endpoint_url"], options["aws_region"]) == (s3_server, "us-east-1")
     assert (options["aws_access_key_id"], options["aws_secret_access_key"]) == (
-        "conn-key", "conn-secret")
+        "conn-key",
+        "conn-secret",
+    )
     assert "aws_session_token" not in options
     assert pl.read_parquet(storage.uri("t/data.parquet"), storage_options=options).height == 1
 
@@ -177,21 +205,26 @@ def test_ingest_reads_csv_and_parquet_parts_from_s3(tmp_path, s3_bucket):
         pl.col("period_start", "period_end").str.to_date(),
         pl.col("amount").cast(pl.Decimal(12, 2)),
     )
-    land(tmp_path, "billing_lines", {"part-0000.csv": csv_bytes([billing_row()]),
-                                     "part-0001.parquet": parquet_bytes(native)})
+    land(
+        tmp_path,
+        "billing_lines",
+        {"part-0000.csv": csv_bytes([billing_row()]), "part-0001.parquet": parquet_bytes(native)},
+    )
     landing = upload(tmp_path / "landing", f"{s3_bucket}/landing")
     warehouse = S3Storage(f"{s3_bucket}/warehouse")
     loaded = load_partition(landing, "billing_lines", BD, warehouse)
     assert (loaded.rows_loaded, loaded.rows_quarantined) == (2, 0)
     with pytest.raises(RejectedPartition, match="partition folder is missing"):
         load_partition(landing, "store_transactions", BD, warehouse)
-    boto3.client("s3").delete_object(Bucket=landing.bucket,
-                                     Key=f"{landing.prefix}/{PREFIX}/_manifest.json")
+    boto3.client("s3").delete_object(
+        Bucket=landing.bucket, Key=f"{landing.prefix}/{PREFIX}/_manifest.json"
+    )
     with pytest.raises(RejectedPartition, match="still arriving"):
         load_partition(landing, "billing_lines", BD, warehouse)
 
 
 # --- recon run and backfill on S3 --------------------------------------------------------------
+
 
 def invoke(*args: str):
     return CliRunner().invoke(main, list(args))
@@ -204,8 +237,13 @@ def generated_on_s3(s3_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("s3_world")
     generated = generate(root / "landing", seed=5, customers=60, start=date(2024, 1, 1), days=75)
     dates = generated.business_dates
-    backfill(str(root / "landing"), str(root / "warehouse"), dates[0], dates[-3],
-             f"sqlite:///{root / 'recon.db'}")
+    backfill(
+        str(root / "landing"),
+        str(root / "warehouse"),
+        dates[0],
+        dates[-3],
+        f"sqlite:///{root / 'recon.db'}",
+    )
     bucket = f"recon-world-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
     upload(root / "landing", f"s3://{bucket}/landing")
@@ -216,16 +254,29 @@ def generated_on_s3(s3_server, tmp_path_factory):
 def test_backfill_on_s3_publishes_the_ground_truth(generated_on_s3):
     root, generated, bucket = generated_on_s3
     dates = generated.business_dates
-    result = invoke("backfill", "--landing", f"{bucket}/landing",
-                    "--warehouse", f"{bucket}/warehouse", "--start", str(dates[-2]),
-                    "--end", str(dates[-1]), "--db", f"sqlite:///{root / 'recon.db'}")
+    result = invoke(
+        "backfill",
+        "--landing",
+        f"{bucket}/landing",
+        "--warehouse",
+        f"{bucket}/warehouse",
+        "--start",
+        str(dates[-2]),
+        "--end",
+        str(dates[-1]),
+        "--db",
+        f"sqlite:///{root / 'recon.db'}",
+    )
     assert result.exit_code == 0, result.output
-    assert f"last report: {bucket}/warehouse/cases/business_date={dates[-1]}/report.html" \
+    assert (
+        f"last report: {bucket}/warehouse/cases/business_date={dates[-1]}/report.html"
         in result.output
+    )
     warehouse = S3Storage(f"{bucket}/warehouse")
     night = f"cases/business_date={dates[-1]}"
-    cases = pl.read_parquet(warehouse.uri(f"{night}/cases.parquet"),
-                            storage_options=warehouse.storage_options)
+    cases = pl.read_parquet(
+        warehouse.uri(f"{night}/cases.parquet"), storage_options=warehouse.storage_options
+    )
     truth = json.loads(generated.ground_truth_path.read_text())
     assert sorted(cases["case_id"]) == sorted(c["case_id"] for c in truth["cases"])
     summary = json.loads(warehouse.read_bytes(f"{night}/summary.json"))
@@ -239,8 +290,14 @@ def test_rejected_night_on_s3_exits_2_and_publishes_nothing(tmp_path, s3_bucket)
     part = tmp_path / "landing" / PREFIX / "part-0000.csv"
     part.write_bytes(part.read_bytes().replace(b"20.00", b"21.00"))
     upload(tmp_path / "landing", f"{s3_bucket}/landing")
-    args = ["--landing", f"{s3_bucket}/landing", "--warehouse", f"{s3_bucket}/warehouse",
-            "--db", f"sqlite:///{tmp_path / 'recon.db'}"]
+    args = [
+        "--landing",
+        f"{s3_bucket}/landing",
+        "--warehouse",
+        f"{s3_bucket}/warehouse",
+        "--db",
+        f"sqlite:///{tmp_path / 'recon.db'}",
+    ]
     result = invoke("run", *args, "--business-date", str(BD))
     assert result.exit_code == 2, result.output
     assert f"{PREFIX}/part-0000.csv" in result.output and "sha256" in result.output
@@ -254,8 +311,15 @@ def test_landing_on_s3_with_a_local_warehouse(tmp_path, s3_bucket):
     land_night(tmp_path)
     upload(tmp_path / "landing", f"{s3_bucket}/landing")
     warehouse = tmp_path / "warehouse"
-    result = invoke("run", "--landing", f"{s3_bucket}/landing", "--warehouse", str(warehouse),
-                    "--business-date", str(BD))
+    result = invoke(
+        "run",
+        "--landing",
+        f"{s3_bucket}/landing",
+        "--warehouse",
+        str(warehouse),
+        "--business-date",
+        str(BD),
+    )
     assert result.exit_code == 0, result.output
     assert (warehouse / "cases" / f"business_date={BD}" / "summary.json").exists()
     assert (warehouse / "recon.db").exists()
@@ -265,8 +329,15 @@ def test_s3_warehouse_needs_a_case_store_url(tmp_path, s3_bucket, monkeypatch):
     monkeypatch.delenv("RECON_DB_URL", raising=False)
     land_night(tmp_path)
     upload(tmp_path / "landing", f"{s3_bucket}/landing")
-    result = invoke("run", "--landing", f"{s3_bucket}/landing",
-                    "--warehouse", f"{s3_bucket}/warehouse", "--business-date", str(BD))
+    result = invoke(
+        "run",
+        "--landing",
+        f"{s3_bucket}/landing",
+        "--warehouse",
+        f"{s3_bucket}/warehouse",
+        "--business-date",
+        str(BD),
+    )
     assert result.exit_code == 1
     assert f"no default case store for warehouse {s3_bucket}/warehouse" in result.output
     assert "RECON_DB_URL" in result.output

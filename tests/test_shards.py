@@ -19,8 +19,7 @@ def sharded(parts: dict, shards: int) -> pl.DataFrame:
     base = night(**parts)
     frames = [base.billing, base.transactions, base.letters]
     found = [
-        evaluate(type(base)(**{**base.__dict__,
-                               "customers": shard_customers(frames, s, shards)}))
+        evaluate(type(base)(**{**base.__dict__, "customers": shard_customers(frames, s, shards)}))
         for s in range(shards)
     ]
     return pl.concat(found).unique(maintain_order=True).sort("rule_id", "case_id")

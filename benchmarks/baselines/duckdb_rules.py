@@ -34,22 +34,24 @@ ONE_CURRENCY_SUM = """CASE WHEN count(DISTINCT {cur}) + (count(*) > count({cur})
 
 def _views(curated: Path, day: date) -> str:
     def history(source: str) -> str:
-        return (f"read_parquet('{curated}/{source}/business_date=*/data.parquet', "
-                f"hive_partitioning = true, hive_types = {{'business_date': DATE}})")
+        return (
+            f"read_parquet('{curated}/{source}/business_date=*/data.parquet', "
+            f"hive_partitioning = true, hive_types = {{'business_date': DATE}})"
+        )
 
     def snapshot(source: str) -> str:
         return f"read_parquet('{curated}/{source}/business_date={day}/data.parquet')"
 
     return f"""
 CREATE VIEW billing AS SELECT *, CAST(amount * 100 AS BIGINT) AS cents
-    FROM {history('billing_lines')} WHERE business_date <= DATE '{day}';
+    FROM {history("billing_lines")} WHERE business_date <= DATE '{day}';
 CREATE VIEW tx AS SELECT *, CAST(transaction_ts AS DATE) AS tx_date,
     CAST(monthly_fee * 100 AS BIGINT) AS fee_cents
-    FROM {history('store_transactions')} WHERE business_date <= DATE '{day}';
+    FROM {history("store_transactions")} WHERE business_date <= DATE '{day}';
 CREATE VIEW contract AS SELECT * FROM tx WHERE action IN {CONTRACT_ACTIONS};
 CREATE VIEW sims AS SELECT *, CAST(activated_at AS DATE) AS act_date,
-    CAST(deactivated_at AS DATE) AS deact_date FROM {snapshot('sim_inventory')};
-CREATE VIEW letters AS SELECT * FROM {snapshot('retention_campaigns')};
+    CAST(deactivated_at AS DATE) AS deact_date FROM {snapshot("sim_inventory")};
+CREATE VIEW letters AS SELECT * FROM {snapshot("retention_campaigns")};
 CREATE VIEW fees_tonight AS SELECT msisdn, fee_cents, currency AS fee_currency FROM contract
     WHERE tx_date <= DATE '{day}'
     QUALIFY row_number() OVER (PARTITION BY msisdn
@@ -96,7 +98,7 @@ SELECT concat_ws('|', 'CHARGE_AFTER_DEACTIVATION', k(iccid), k(period_start)) AS
 FROM net WHERE num > den""",
         "USAGE_AFTER_DEACTIVATION": f"""
 SELECT concat_ws('|', 'USAGE_AFTER_DEACTIVATION', k(b.iccid), k(b.period_start)) AS key_text,
-    {ONE_CURRENCY_SUM.format(cur='b.currency', cents='b.cents')} AS cents
+    {ONE_CURRENCY_SUM.format(cur="b.currency", cents="b.cents")} AS cents
 FROM billing b JOIN sims s ON s.iccid = b.iccid
 WHERE b.charge_type = 'usage' AND s.deact_date IS NOT NULL AND b.period_start >= s.deact_date
 GROUP BY b.iccid, b.period_start""",
@@ -128,7 +130,7 @@ missing AS (
         AND NOT EXISTS (SELECT 1 FROM recurring r
                         WHERE r.invoice_id = i.invoice_id AND r.iccid = s.iccid))
 SELECT concat_ws('|', 'UNBILLED_ACTIVE_LINE', k(m.iccid), k(m.ps)) AS key_text,
-    {ONE_CURRENCY_SUM.format(cur='f.fee_currency', cents='f.fee_cents')} AS cents
+    {ONE_CURRENCY_SUM.format(cur="f.fee_currency", cents="f.fee_cents")} AS cents
 FROM missing m LEFT JOIN fees_tonight f ON f.msisdn = m.msisdn
 GROUP BY m.iccid, m.ps""",
         "TARIFF_MISMATCH": f"""
@@ -146,11 +148,11 @@ fired AS (
     WHERE f.fee_cents IS NOT NULL AND f.fee_currency = l.currency
         AND abs(l.cents - f.fee_cents) > 1)
 SELECT concat_ws('|', 'TARIFF_MISMATCH', k(msisdn), k(period_start)) AS key_text,
-    {ONE_CURRENCY_SUM.format(cur='currency', cents='cents')} AS cents
+    {ONE_CURRENCY_SUM.format(cur="currency", cents="cents")} AS cents
 FROM fired GROUP BY msisdn, period_start""",
         "UNKNOWN_SIM_CHARGED": f"""
 SELECT concat_ws('|', 'UNKNOWN_SIM_CHARGED', k(b.iccid), k(b.invoice_id)) AS key_text,
-    {ONE_CURRENCY_SUM.format(cur='b.currency', cents='b.cents')} AS cents
+    {ONE_CURRENCY_SUM.format(cur="b.currency", cents="b.cents")} AS cents
 FROM billing b LEFT JOIN sims s ON s.iccid = b.iccid
 WHERE b.iccid IS NOT NULL AND (s.account_id IS NULL OR s.account_id <> b.account_id)
 GROUP BY b.iccid, b.invoice_id""",
@@ -219,8 +221,9 @@ FROM letters l WHERE l.letter_type <> 'winback'
 RULE_IDS = tuple(_rules(date(2024, 1, 1)))
 
 
-def evaluate(warehouse: str | Path, business_date: date,
-             rules: list[str] | None = None) -> pl.DataFrame:
+def evaluate(
+    warehouse: str | Path, business_date: date, rules: list[str] | None = None
+) -> pl.DataFrame:
     """The night's cases: case_id, rule_id, amount_at_risk (decimal text, null when none)."""
     con = duckdb.connect()
     try:

@@ -4,5 +4,10 @@ from pipelines.casestore.cli import case_store_url, default_db_url, open_store
 from pipelines.casestore.store import CaseNotFound, CaseStore, NightOutcome
 
 __all__ = [
-    "CaseNotFound", "CaseStore", "NightOutcome", "case_store_url", "default_db_url", "open_store",
+    "CaseNotFound",
+    "CaseStore",
+    "NightOutcome",
+    "case_store_url",
+    "default_db_url",
+    "open_store",
 ]

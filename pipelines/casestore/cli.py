@@ -22,8 +22,17 @@ from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER, STATUSES
 
 LIST_COLUMNS = (*cases_table.columns.keys(), "age_days")
 TABLE_COLUMNS = (
-    "case_id", "rule_id", "severity", "status", "customer_id", "amount", "first_seen",
-    "last_seen", "age_days", "owner", "summary",
+    "case_id",
+    "rule_id",
+    "severity",
+    "status",
+    "customer_id",
+    "amount",
+    "first_seen",
+    "last_seen",
+    "age_days",
+    "owner",
+    "summary",
 )
 SUMMARY_WIDTH = 60
 
@@ -58,10 +67,17 @@ def open_store(db_url: str | None = None, warehouse: str | None = None) -> CaseS
 def _store_options(command: Callable[..., None]) -> Callable[..., None]:
     """Add --db/--warehouse and hand the command an open `store` instead."""
 
-    @click.option("--db", "db_url", envvar="RECON_DB_URL",
-                  help="SQLAlchemy URL of the case store [env RECON_DB_URL].")
-    @click.option("--warehouse", envvar="RECON_WAREHOUSE",
-                  help="Warehouse whose recon.db is the default store [env RECON_WAREHOUSE].")
+    @click.option(
+        "--db",
+        "db_url",
+        envvar="RECON_DB_URL",
+        help="SQLAlchemy URL of the case store [env RECON_DB_URL].",
+    )
+    @click.option(
+        "--warehouse",
+        envvar="RECON_WAREHOUSE",
+        help="Warehouse whose recon.db is the default store [env RECON_WAREHOUSE].",
+    )
     @functools.wraps(command)
     def wrapper(db_url: str | None, warehouse: str | None, **kwargs: Any) -> None:
         try:
@@ -142,27 +158,56 @@ def cases() -> None:
 
 
 @cases.command("list")
-@click.option("--rule", type=click.Choice(sorted(RULE_SPECS)), metavar="RULE_ID",
-              help="Only this rule.")
+@click.option(
+    "--rule", type=click.Choice(sorted(RULE_SPECS)), metavar="RULE_ID", help="Only this rule."
+)
 @click.option("--severity", type=click.Choice(list(SEVERITY_ORDER)), help="Only this severity.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
 @click.option("--customer", help="Only this customer_id.")
-@click.option("--min-amount", callback=_decimal, metavar="AMOUNT",
-              help="Only amount_at_risk at least AMOUNT.")
-@click.option("--min-age", "min_age", type=click.IntRange(min=0), metavar="DAYS",
-              help="First seen at least DAYS before --as-of.")
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-              help="Date ages count to [default: latest business date recorded].")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--min-amount", callback=_decimal, metavar="AMOUNT", help="Only amount_at_risk at least AMOUNT."
+)
+@click.option(
+    "--min-age",
+    "min_age",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="First seen at least DAYS before --as-of.",
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Date ages count to [default: latest business date recorded].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
 @_store_options
-def list_cases(store: CaseStore, rule: str | None, severity: str | None, status: str | None,
-               customer: str | None, min_amount: Decimal | None, min_age: int | None,
-               as_of: datetime | None, fmt: str) -> None:
+def list_cases(
+    store: CaseStore,
+    rule: str | None,
+    severity: str | None,
+    status: str | None,
+    customer: str | None,
+    min_amount: Decimal | None,
+    min_age: int | None,
+    as_of: datetime | None,
+    fmt: str,
+) -> None:
     """List cases, most severe and largest amount first."""
     rows = store.list_cases(
-        rule=rule, severity=severity, status=status, customer=customer, min_amount=min_amount,
-        min_age_days=min_age, as_of=as_of.date() if as_of else None,
+        rule=rule,
+        severity=severity,
+        status=status,
+        customer=customer,
+        min_amount=min_amount,
+        min_age_days=min_age,
+        as_of=as_of.date() if as_of else None,
     )
     if fmt == "json":
         click.echo(json.dumps(rows, default=_json_default, ensure_ascii=False, indent=2))
@@ -200,12 +245,16 @@ def show(store: CaseStore, case_id: str) -> None:
     click.echo("\n".join(f"  {line}" for line in evidence.splitlines()))
     click.echo("\nhistory:")
     for h in case["history"]:
-        move = "" if h["old_status"] == h["new_status"] else (
-            f"  {h['old_status'] or '-'} -> {h['new_status']}"
+        move = (
+            ""
+            if h["old_status"] == h["new_status"]
+            else (f"  {h['old_status'] or '-'} -> {h['new_status']}")
         )
         night = f" night {h['business_date']}" if h["business_date"] else ""
-        click.echo(f"  {_text(h['at'])}{night}  {h['actor']}  {h['action']}{move}"
-                   f"  {h['note'] or ''}".rstrip())
+        click.echo(
+            f"  {_text(h['at'])}{night}  {h['actor']}  {h['action']}{move}"
+            f"  {h['note'] or ''}".rstrip()
+        )
         if h["changes"]:
             for field, (old, new) in h["changes"].items():
                 click.echo(f"      {field}: {_text(old) or '-'} -> {_text(new) or '-'}")

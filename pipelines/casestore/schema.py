@@ -39,7 +39,12 @@ CENT = Decimal("0.01")
 PIPELINE_ACTOR = "recon"
 MANUAL_RESOLUTION = "manual"
 HISTORY_ACTIONS = (
-    "created", "details_changed", "closed", "reopened", "status_changed", "assigned",
+    "created",
+    "details_changed",
+    "closed",
+    "reopened",
+    "status_changed",
+    "assigned",
 )
 
 
@@ -141,9 +146,7 @@ cases = Table(
     Column("times_seen", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint(_in("status", STATUSES), name="status"),
-    CheckConstraint(
-        f"closed_on IS NULL OR resolution = '{NO_LONGER_DETECTED}'", name="closed_on"
-    ),
+    CheckConstraint(f"closed_on IS NULL OR resolution = '{NO_LONGER_DETECTED}'", name="closed_on"),
     CheckConstraint("first_seen <= last_seen", name="seen_order"),
     Index(None, "rule_id", "status"),
     Index(None, "customer_id"),
@@ -192,8 +195,9 @@ def render_ddl() -> str:
         elements.append(CreateTable(table))
         elements.extend(CreateIndex(i) for i in sorted(table.indexes, key=lambda i: str(i.name)))
     statements = [
-        "\n".join(line.rstrip() for line in str(e.compile(dialect=dialect)).strip().splitlines())
-        .replace("\t", "    ")
+        "\n".join(
+            line.rstrip() for line in str(e.compile(dialect=dialect)).strip().splitlines()
+        ).replace("\t", "    ")
         for e in elements
     ]
     header = (

@@ -44,15 +44,19 @@ from pipelines.catalogue import (
 MONEY = pl.Decimal(18, 2)
 DETECTION_SCHEMA: dict[str, pl.DataType] = {
     c: (
-        pl.Date() if c in ("period_start", "period_end")
-        else MONEY if c == "amount_at_risk"
+        pl.Date()
+        if c in ("period_start", "period_end")
+        else MONEY
+        if c == "amount_at_risk"
         else pl.String()
     )
     for c in DETECTION_COLUMNS
 }
 # Published after CASE_COLUMNS: the triage state behind `status`.
 PUBLISHED_EXTRAS: dict[str, pl.DataType] = {
-    "resolution": pl.String(), "owner": pl.String(), "times_seen": pl.Int64(),
+    "resolution": pl.String(),
+    "owner": pl.String(),
+    "times_seen": pl.Int64(),
 }
 # Detection fields a later sighting may refresh (case_id and rule_id make the identity).
 DETAIL_FIELDS = tuple(c for c in DETECTION_COLUMNS if c not in ("case_id", "rule_id"))
@@ -184,9 +188,7 @@ class CaseStore:
             if conn.scalar(select(runs.c.run_id).where(runs.c.run_id == run_id)) is not None:
                 raise ValueError(f"run {run_id} is already recorded")
             latest = conn.scalar(select(func.max(runs.c.business_date)))
-            conn.execute(
-                insert(runs).values(run_id=run_id, business_date=night, started_at=_now())
-            )
+            conn.execute(insert(runs).values(run_id=run_id, business_date=night, started_at=_now()))
             is_latest = latest is None or night >= latest
             writer = _NightWriter(conn, night, run_id).apply(frame.to_dicts(), is_latest)
             if is_latest:
@@ -225,8 +227,10 @@ class CaseStore:
         as_of = as_of or self.latest_business_date() or date.today()
         query = select(cases)
         for column, value in (
-            (cases.c.rule_id, rule), (cases.c.severity, severity),
-            (cases.c.status, status), (cases.c.customer_id, customer),
+            (cases.c.rule_id, rule),
+            (cases.c.severity, severity),
+            (cases.c.status, status),
+            (cases.c.customer_id, customer),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -291,11 +295,10 @@ class CaseStore:
             )
             changes = (
                 {"resolution": [old["resolution"], resolution]}
-                if old["resolution"] != resolution else None
+                if old["resolution"] != resolution
+                else None
             )
-            _add_history(
-                conn, case_id, by, "status_changed", old["status"], status, note, changes
-            )
+            _add_history(conn, case_id, by, "status_changed", old["status"], status, note, changes)
         return True
 
     def assign(self, case_id: str, owner: str | None, by: str, note: str | None = None) -> bool:
@@ -311,7 +314,13 @@ class CaseStore:
                 .values(owner=owner, updated_at=_now())
             )
             _add_history(
-                conn, case_id, by, "assigned", old["status"], old["status"], note,
+                conn,
+                case_id,
+                by,
+                "assigned",
+                old["status"],
+                old["status"],
+                note,
                 {"owner": [old["owner"], owner]},
             )
         return True
@@ -326,13 +335,29 @@ class _NightWriter:
         self.published_state: dict[str, dict[str, Any]] = {}  # case_id -> state published
         self.history: list[dict[str, Any]] = []
 
-    def _history(self, case_id: str, action: str, old: str | None, new: str | None,
-                 note: str, changes: dict[str, list[object]] | None = None) -> None:
-        self.history.append({
-            "case_id": case_id, "at": _now(), "business_date": self.night,
-            "run_id": self.run_id, "actor": PIPELINE_ACTOR, "action": action,
-            "old_status": old, "new_status": new, "note": note, "changes": changes,
-        })
+    def _history(
+        self,
+        case_id: str,
+        action: str,
+        old: str | None,
+        new: str | None,
+        note: str,
+        changes: dict[str, list[object]] | None = None,
+    ) -> None:
+        self.history.append(
+            {
+                "case_id": case_id,
+                "at": _now(),
+                "business_date": self.night,
+                "run_id": self.run_id,
+                "actor": PIPELINE_ACTOR,
+                "action": action,
+                "old_status": old,
+                "new_status": new,
+                "note": note,
+                "changes": changes,
+            }
+        )
 
     def apply(self, detections: list[dict[str, Any]], is_latest: bool) -> _NightWriter:
         """Insert new cases, update known ones, record tonight's sightings.
@@ -371,9 +396,15 @@ class _NightWriter:
             old = known.get(cid)
             if old is None:
                 row = {
-                    **det, "status": "open", "resolution": None, "owner": None,
-                    "first_seen": night, "last_seen": night, "closed_on": None,
-                    "times_seen": 1, "updated_at": _now(),
+                    **det,
+                    "status": "open",
+                    "resolution": None,
+                    "owner": None,
+                    "first_seen": night,
+                    "last_seen": night,
+                    "closed_on": None,
+                    "times_seen": 1,
+                    "updated_at": _now(),
                 }
                 new_cases.append(row)
                 self._history(cid, "created", None, "open", f"first detected on {night}")
@@ -390,8 +421,11 @@ class _NightWriter:
             )
             self.published_state[cid] = {**state, "last_seen": night}
             sighting = {
-                "case_id": cid, "business_date": night,
-                "amount_at_risk": det["amount_at_risk"], "currency": det["currency"], **state,
+                "case_id": cid,
+                "business_date": night,
+                "amount_at_risk": det["amount_at_risk"],
+                "currency": det["currency"],
+                **state,
             }
             if before is None:
                 new_sightings.append({**sighting, "run_id": self.run_id})
@@ -413,9 +447,14 @@ class _NightWriter:
                     case_sightings.c.business_date == bindparam("b_night"),
                 ),
                 [
-                    {"b_case_id": s["b_case_id"], "b_night": night,
-                     "amount_at_risk": s["amount_at_risk"], "currency": s["currency"],
-                     "status": s["status"], "first_seen": s["first_seen"]}
+                    {
+                        "b_case_id": s["b_case_id"],
+                        "b_night": night,
+                        "amount_at_risk": s["amount_at_risk"],
+                        "currency": s["currency"],
+                        "status": s["status"],
+                        "first_seen": s["first_seen"],
+                    }
                     for s in changed_sightings
                 ],
             )
@@ -433,14 +472,17 @@ class _NightWriter:
         row["times_seen"] = old["times_seen"] + (0 if seen_before else 1)
         if night >= old["last_seen"]:
             changes = {
-                f: [_jsonable(old[f]), _jsonable(det[f])]
-                for f in DETAIL_FIELDS if old[f] != det[f]
+                f: [_jsonable(old[f]), _jsonable(det[f])] for f in DETAIL_FIELDS if old[f] != det[f]
             }
             if changes:
                 row.update({f: det[f] for f in changes})
                 self._history(
-                    cid, "details_changed", old["status"], old["status"],
-                    f"{', '.join(changes)} changed on {night}", changes,
+                    cid,
+                    "details_changed",
+                    old["status"],
+                    old["status"],
+                    f"{', '.join(changes)} changed on {night}",
+                    changes,
                 )
         if (
             old["resolution"] == NO_LONGER_DETECTED
@@ -471,7 +513,9 @@ class _NightWriter:
                 update(cases)
                 .where(cases.c.case_id.in_(chunk))
                 .values(
-                    status="resolved", resolution=NO_LONGER_DETECTED, closed_on=night,
+                    status="resolved",
+                    resolution=NO_LONGER_DETECTED,
+                    closed_on=night,
                     updated_at=_now(),
                 )
             )
@@ -504,12 +548,16 @@ class _NightWriter:
 
 
 def _published(
-    frame: pl.DataFrame, night: date, final: dict[str, dict[str, Any]],
+    frame: pl.DataFrame,
+    night: date,
+    final: dict[str, dict[str, Any]],
     published_state: dict[str, dict[str, Any]],
 ) -> pl.DataFrame:
     """Tonight's detections with their published state: CASE_COLUMNS then PUBLISHED_EXTRAS."""
     state_columns = {
-        "status": pl.String(), "first_seen": pl.Date(), "last_seen": pl.Date(),
+        "status": pl.String(),
+        "first_seen": pl.Date(),
+        "last_seen": pl.Date(),
         **PUBLISHED_EXTRAS,
     }
     ids = frame["case_id"].to_list()
@@ -553,13 +601,26 @@ def _case_for_update(conn: Connection, case_id: str) -> dict[str, Any]:
 
 
 def _add_history(
-    conn: Connection, case_id: str, actor: str, action: str, old_status: str | None,
-    new_status: str | None, note: str | None, changes: dict[str, list[object]] | None,
+    conn: Connection,
+    case_id: str,
+    actor: str,
+    action: str,
+    old_status: str | None,
+    new_status: str | None,
+    note: str | None,
+    changes: dict[str, list[object]] | None,
 ) -> None:
     conn.execute(
         insert(case_history).values(
-            case_id=case_id, at=_now(), business_date=None, run_id=None, actor=actor,
-            action=action, old_status=old_status, new_status=new_status, note=note,
+            case_id=case_id,
+            at=_now(),
+            business_date=None,
+            run_id=None,
+            actor=actor,
+            action=action,
+            old_status=old_status,
+            new_status=new_status,
+            note=note,
             changes=changes,
         )
     )

@@ -12,14 +12,29 @@ from .world import Customer, Instalment, Line, World
 LINES_PER_CUSTOMER = ((1, 35), (2, 25), (3, 18), (4, 12), (5, 6), (6, 4))
 EVENT_CHANCE = 0.02  # per customer per day, besides the scheduled renewals
 EVENTS = (
-    ("renewal", 22), ("upgrade", 12), ("downgrade", 7), ("new_line", 15), ("sim_swap", 12),
-    ("handset_sale", 12), ("cancel_line", 9), ("port_out", 5), ("leave", 6),
+    ("renewal", 22),
+    ("upgrade", 12),
+    ("downgrade", 7),
+    ("new_line", 15),
+    ("sim_swap", 12),
+    ("handset_sale", 12),
+    ("cancel_line", 9),
+    ("port_out", 5),
+    ("leave", 6),
 )
 RENEWING_SHARE = 0.5  # of the lines connected before the data starts, renewed within it
 # Events timed against a customer's own bill run (days after it), which every world holds.
 AROUND_BILL_RUNS = (
-    ("sim_swap", 0), ("new_line", 0), ("cancel_line", 0), ("port_out", 0), ("upgrade", 0),
-    ("cancel_line", 1), ("sim_swap", 1), ("new_line", 1), ("downgrade", 1), ("cancel_line", -1),
+    ("sim_swap", 0),
+    ("new_line", 0),
+    ("cancel_line", 0),
+    ("port_out", 0),
+    ("upgrade", 0),
+    ("cancel_line", 1),
+    ("sim_swap", 1),
+    ("new_line", 1),
+    ("downgrade", 1),
+    ("cancel_line", -1),
 )
 
 
@@ -39,13 +54,16 @@ class Activity:
             for _ in range(rng.choices(counts, weights)[0]):
                 sim_type = "voice" if rng.random() < 0.75 else "data"
                 tariff, fee = rng.choice(TARIFFS[sim_type])
-                connected = at(world.start - timedelta(days=rng.randint(20, 1200)),
-                               rng.randrange(8 * 3600, 20 * 3600))
+                connected = at(
+                    world.start - timedelta(days=rng.randint(20, 1200)),
+                    rng.randrange(8 * 3600, 20 * 3600),
+                )
                 status = "suspended" if rng.random() < 0.02 else "active"
                 line = world.add_existing_line(customer, sim_type, tariff, fee, connected, status)
                 if rng.random() < RENEWING_SHARE:
                     self.planned[world.start + timedelta(days=rng.randrange(days))].append(
-                        (customer, "renewal", line))
+                        (customer, "renewal", line)
+                    )
                 if sim_type == "voice" and rng.random() < 0.2:
                     model, amount = rng.choice(HANDSETS)
                     paid = rng.randrange(1, INSTALMENTS - 1)
@@ -99,8 +117,16 @@ class Activity:
             if not options:
                 kind, options = "renewal", TARIFFS[sim_type]
             tariff, fee = rng.choice(options)
-            world.agree(customer, line, moment, kind, world.channel("sale"), tariff, fee,
-                        rng.choice((12, 24, 24, 36)))
+            world.agree(
+                customer,
+                line,
+                moment,
+                kind,
+                world.channel("sale"),
+                tariff,
+                fee,
+                rng.choice((12, 24, 24, 36)),
+            )
         elif kind == "new_line" and len(lines) < 6:
             sim_type = "voice" if rng.random() < 0.6 else "data"
             tariff, fee = rng.choice(TARIFFS[sim_type])
@@ -120,8 +146,9 @@ class Activity:
             action = "port_out" if rng.random() < 0.4 else "cancel_line"
             channel = world.channel("leave")
             for offset, leaving in enumerate(lines):
-                world.end_line(customer, leaving, moment + timedelta(seconds=45 * offset),
-                               channel, action)
+                world.end_line(
+                    customer, leaving, moment + timedelta(seconds=45 * offset), channel, action
+                )
             if rng.random() < 0.6:
                 trigger = "port_out_request" if action == "port_out" else "line_cancelled"
                 customer.winback = (world.day + timedelta(days=rng.randint(2, 14)), trigger)

@@ -30,12 +30,18 @@ class BillLine:
 
 
 def sim_line(
-    sim: Sim, charge_type: str, start: date, end: date, amount: Decimal,
-    tariff: str | None = None, description: str | None = None,
+    sim: Sim,
+    charge_type: str,
+    start: date,
+    end: date,
+    amount: Decimal,
+    tariff: str | None = None,
+    description: str | None = None,
 ) -> BillLine:
     """A line charging `sim` (its current number)."""
-    return BillLine(charge_type, start, end, amount, sim.iccid, sim.msisdn, tariff, description,
-                    sim)
+    return BillLine(
+        charge_type, start, end, amount, sim.iccid, sim.msisdn, tariff, description, sim
+    )
 
 
 def emit_invoice(world: World, customer: Customer, bill_run_id: str, lines: list[BillLine]) -> str:
@@ -44,12 +50,24 @@ def emit_invoice(world: World, customer: Customer, bill_run_id: str, lines: list
     rows = world.rows["billing_lines"]
     for bl in lines:
         bl.line_id, bl.invoice_id = world.ids.line(), invoice_id
-        rows.append((
-            bl.line_id, bill_run_id, invoice_id, customer.customer_id, customer.account_id,
-            bl.msisdn, bl.iccid, bl.charge_type, bl.tariff_code, bl.description,
-            bl.period_start.isoformat(), bl.period_end.isoformat(), money_text(bl.amount),
-            CURRENCY,
-        ))
+        rows.append(
+            (
+                bl.line_id,
+                bill_run_id,
+                invoice_id,
+                customer.customer_id,
+                customer.account_id,
+                bl.msisdn,
+                bl.iccid,
+                bl.charge_type,
+                bl.tariff_code,
+                bl.description,
+                bl.period_start.isoformat(),
+                bl.period_end.isoformat(),
+                money_text(bl.amount),
+                CURRENCY,
+            )
+        )
     return invoice_id
 
 
@@ -117,23 +135,44 @@ def cycle_lines(world: World, customer: Customer) -> list[BillLine]:
                 tariff, fee = line.tariff_and_fee(activated)
                 if not is_full_period(activated, day - ONE_DAY):
                     fee = cents(prorate(fee, (day - activated).days, (day - prev).days))
-                lines.append(sim_line(sim, "recurring", activated, day - ONE_DAY, fee, tariff,
-                                      "Monthly plan, part period"))
+                lines.append(
+                    sim_line(
+                        sim,
+                        "recurring",
+                        activated,
+                        day - ONE_DAY,
+                        fee,
+                        tariff,
+                        "Monthly plan, part period",
+                    )
+                )
             tariff, fee = line.tariff_and_fee(day)
-            lines.append(sim_line(sim, "recurring", day, end, fee, tariff,
-                                  f"Monthly plan {tariff}"))
+            lines.append(
+                sim_line(sim, "recurring", day, end, fee, tariff, f"Monthly plan {tariff}")
+            )
         used_from = max(prev, activated)
         used_to = day - ONE_DAY
         if sim.deactivated_at is not None:
             used_to = min(used_to, sim.deactivated_at.date() - ONE_DAY)
         if used_from <= used_to:
-            lines.append(sim_line(sim, "usage", used_from, used_to, _usage(world),
-                                  description=USAGE_DESCRIPTION))
+            lines.append(
+                sim_line(
+                    sim, "usage", used_from, used_to, _usage(world), description=USAGE_DESCRIPTION
+                )
+            )
     for plan in customer.instalments:
         if plan.paid < INSTALMENTS:
             plan.paid += 1
-            lines.append(sim_line(plan.line.sim, "one_off", day, day, plan.amount, description=(
-                f"Handset instalment {plan.paid}/{INSTALMENTS}, {plan.model}")))
+            lines.append(
+                sim_line(
+                    plan.line.sim,
+                    "one_off",
+                    day,
+                    day,
+                    plan.amount,
+                    description=(f"Handset instalment {plan.paid}/{INSTALMENTS}, {plan.model}"),
+                )
+            )
     if customer.paper_bill and customer.has_active_sim():
         text, fee = PAPER_BILL
         lines.append(BillLine("one_off", day, end, fee, description=text))

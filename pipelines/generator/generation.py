@@ -27,7 +27,11 @@ class GenerationResult:
 
 
 def generate(
-    out: str | Path, seed: int, customers: int, start: date, days: int,
+    out: str | Path,
+    seed: int,
+    customers: int,
+    start: date,
+    days: int,
 ) -> GenerationResult:
     """Write a synthetic landing zone for `days` business dates from `start`, and
     `_ground_truth.json`, the cases the engine must find on the last of them.
@@ -61,8 +65,12 @@ def generate(
         for source in DAILY_SOURCES:
             landing.write(source, day, world.rows[source])
         # The last snapshot comes in two parts, so readers meet a multi-part partition.
-        landing.write("sim_inventory", day, [sim.row() for sim in world.inventory],
-                      parts=2 if day == last else 1)
+        landing.write(
+            "sim_inventory",
+            day,
+            [sim.row() for sim in world.inventory],
+            parts=2 if day == last else 1,
+        )
     truth = root / "_ground_truth.json"
     write_ground_truth(truth, last, kit.cases())
     return GenerationResult(dates, truth, dict(landing.rows))

@@ -27,8 +27,9 @@ class Case:
         assert len(self.key) == len(RULE_SPECS[self.rule_id].key), self
 
     @classmethod
-    def priced(cls, rule_id: str, key: tuple[object, ...], customer_id: str,
-               amount: Decimal) -> Case:
+    def priced(
+        cls, rule_id: str, key: tuple[object, ...], customer_id: str, amount: Decimal
+    ) -> Case:
         """A case whose amount at risk is in the world's currency."""
         return cls(rule_id, key, customer_id, amount, CURRENCY)
 

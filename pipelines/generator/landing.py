@@ -35,7 +35,11 @@ class Landing:
             shutil.rmtree(root / source, ignore_errors=True)
 
     def write(
-        self, source: str, day: date, rows: list[tuple[str | None, ...]], parts: int = 1,
+        self,
+        source: str,
+        day: date,
+        rows: list[tuple[str | None, ...]],
+        parts: int = 1,
     ) -> None:
         """One partition: `parts` part files at least (more past PART_ROWS), manifest last."""
         folder = self.root / source / f"business_date={day.isoformat()}"
@@ -45,14 +49,20 @@ class Landing:
         size = math.ceil(len(rows) / parts)
         files = []
         for index in range(parts):
-            chunk = rows[index * size:(index + 1) * size]
+            chunk = rows[index * size : (index + 1) * size]
             data = csv_bytes(header, chunk)
             name = f"part-{index:04d}.csv"
             (folder / name).write_bytes(data)
-            files.append({"name": name, "rows": len(chunk),
-                          "sha256": hashlib.sha256(data).hexdigest()})
-        manifest = {"source": source, "business_date": day.isoformat(),
-                    "contract_version": CONTRACT_VERSION, "files": files}
-        (folder / "_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
-                                               encoding="utf-8")
+            files.append(
+                {"name": name, "rows": len(chunk), "sha256": hashlib.sha256(data).hexdigest()}
+            )
+        manifest = {
+            "source": source,
+            "business_date": day.isoformat(),
+            "contract_version": CONTRACT_VERSION,
+            "files": files,
+        }
+        (folder / "_manifest.json").write_text(
+            json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+        )
         self.rows[source] += len(rows)

@@ -65,8 +65,10 @@ def organic_letters(world: World) -> None:
         if customer.winback and customer.winback[0] == day:
             trigger = customer.winback[1]
             customer.winback = None
-            if not active or trigger == "port_out_request" or (
-                ended_a_line_lately(customer, day) and not raised_commitment(customer, day)
+            if (
+                not active
+                or trigger == "port_out_request"
+                or (ended_a_line_lately(customer, day) and not raised_commitment(customer, day))
             ):
                 world.queue_letter(customer, "winback", trigger)
         if not active:

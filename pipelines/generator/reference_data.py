@@ -8,16 +8,23 @@ TARIFFS: dict[str, tuple[tuple[str, Decimal], ...]] = {
     "voice": tuple(
         (code, Decimal(fee))
         for code, fee in (
-            ("VOX-S-10", "10.00"), ("VOX-M-15", "15.00"), ("VOX-M-18", "18.50"),
-            ("VOX-L-22", "22.50"), ("VOX-L-27", "27.99"), ("VOX-XL-35", "35.00"),
+            ("VOX-S-10", "10.00"),
+            ("VOX-M-15", "15.00"),
+            ("VOX-M-18", "18.50"),
+            ("VOX-L-22", "22.50"),
+            ("VOX-L-27", "27.99"),
+            ("VOX-XL-35", "35.00"),
             ("VOX-XL-44", "44.00"),
         )
     ),
     "data": tuple(
         (code, Decimal(fee))
         for code, fee in (
-            ("DAT-5GB", "5.00"), ("DAT-20GB", "9.99"), ("DAT-50GB", "12.00"),
-            ("DAT-100GB", "16.50"), ("DAT-UNL", "20.00"),
+            ("DAT-5GB", "5.00"),
+            ("DAT-20GB", "9.99"),
+            ("DAT-50GB", "12.00"),
+            ("DAT-100GB", "16.50"),
+            ("DAT-UNL", "20.00"),
         )
     ),
 }

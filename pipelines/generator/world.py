@@ -76,8 +76,14 @@ class Sim:
         if self._row is None:
             c = self.customer
             self._row = (
-                self.iccid, self.msisdn, c and c.customer_id, c and c.account_id, self.sim_type,
-                self.status, ts_text(self.activated_at), ts_text(self.deactivated_at),
+                self.iccid,
+                self.msisdn,
+                c and c.customer_id,
+                c and c.account_id,
+                self.sim_type,
+                self.status,
+                ts_text(self.activated_at),
+                ts_text(self.deactivated_at),
                 ts_text(self.status_changed_at),
             )
         return self._row
@@ -193,8 +199,13 @@ class World:
         return sim
 
     def _activate(self, customer: Customer, line: Line, sim: Sim, moment: datetime) -> None:
-        sim.update(line=line, customer=customer, status="active", activated_at=moment,
-                   status_changed_at=moment)
+        sim.update(
+            line=line,
+            customer=customer,
+            status="active",
+            activated_at=moment,
+            status_changed_at=moment,
+        )
         customer.sims.append(sim)
 
     def add_customer(self, bill_day: int, planted: bool) -> Customer:
@@ -205,8 +216,13 @@ class World:
         return customer
 
     def add_existing_line(
-        self, customer: Customer, sim_type: str, tariff: str, fee: Decimal,
-        activated: datetime, status: str = "active",
+        self,
+        customer: Customer,
+        sim_type: str,
+        tariff: str,
+        fee: Decimal,
+        activated: datetime,
+        status: str = "active",
     ) -> Line:
         """A line that was connected before the store data starts (its fee is not known)."""
         sim = self.new_sim(sim_type, activated)
@@ -226,45 +242,99 @@ class World:
     # -- store actions ---------------------------------------------------------------------
 
     def _transact(
-        self, customer: Customer, line: Line, moment: datetime, action: str, channel: Channel,
-        iccid: str | None, previous_iccid: str | None = None,
-        tariff: str | None = None, fee: Decimal | None = None, months: int | None = None,
+        self,
+        customer: Customer,
+        line: Line,
+        moment: datetime,
+        action: str,
+        channel: Channel,
+        iccid: str | None,
+        previous_iccid: str | None = None,
+        tariff: str | None = None,
+        fee: Decimal | None = None,
+        months: int | None = None,
     ) -> str:
         transaction_id = self.ids.transaction()
-        self.rows["store_transactions"].append((
-            transaction_id, ts_text(moment), *channel, customer.customer_id, customer.account_id,
-            line.msisdn, iccid, previous_iccid, action, tariff,
-            None if fee is None else money_text(fee), None if months is None else str(months),
-            CURRENCY if fee is not None else None,
-        ))
+        self.rows["store_transactions"].append(
+            (
+                transaction_id,
+                ts_text(moment),
+                *channel,
+                customer.customer_id,
+                customer.account_id,
+                line.msisdn,
+                iccid,
+                previous_iccid,
+                action,
+                tariff,
+                None if fee is None else money_text(fee),
+                None if months is None else str(months),
+                CURRENCY if fee is not None else None,
+            )
+        )
         customer.actions.append(Action(moment.date(), line.msisdn, action, fee))
         return transaction_id
 
     def agree(
-        self, customer: Customer, line: Line, moment: datetime, action: str, channel: Channel,
-        tariff: str, fee: Decimal, months: int = 24,
+        self,
+        customer: Customer,
+        line: Line,
+        moment: datetime,
+        action: str,
+        channel: Channel,
+        tariff: str,
+        fee: Decimal,
+        months: int = 24,
     ) -> str:
         """A contract action on an existing line: renewal, upgrade or downgrade."""
         assert action in CONTRACT_ACTIONS
         line.agreements.append((moment.date(), tariff, fee))
-        return self._transact(customer, line, moment, action, channel, line.sim.iccid,
-                              tariff=tariff, fee=fee, months=months)
+        return self._transact(
+            customer,
+            line,
+            moment,
+            action,
+            channel,
+            line.sim.iccid,
+            tariff=tariff,
+            fee=fee,
+            months=months,
+        )
 
     def open_line(
-        self, customer: Customer, moment: datetime, channel: Channel, sim_type: str,
-        tariff: str, fee: Decimal, months: int = 24,
+        self,
+        customer: Customer,
+        moment: datetime,
+        channel: Channel,
+        sim_type: str,
+        tariff: str,
+        fee: Decimal,
+        months: int = 24,
     ) -> Line:
         """new_line: a new number on a SIM from stock."""
         sim = self._take_sim(sim_type)
         line = Line(self.ids.msisdn(), sim, tariff, fee, [(moment.date(), tariff, fee)])
         customer.lines.append(line)
         self._activate(customer, line, sim, moment)
-        self._transact(customer, line, moment, "new_line", channel, sim.iccid,
-                       tariff=tariff, fee=fee, months=months)
+        self._transact(
+            customer,
+            line,
+            moment,
+            "new_line",
+            channel,
+            sim.iccid,
+            tariff=tariff,
+            fee=fee,
+            months=months,
+        )
         return line
 
     def swap_sim(
-        self, customer: Customer, line: Line, moment: datetime, channel: Channel,
+        self,
+        customer: Customer,
+        line: Line,
+        moment: datetime,
+        channel: Channel,
         old_status: str = "swapped_out",
     ) -> str:
         """sim_swap: same number on a new SIM. `old_status` other than swapped_out or
@@ -280,8 +350,13 @@ class World:
         return self._transact(customer, line, moment, "sim_swap", channel, new.iccid, old.iccid)
 
     def end_line(
-        self, customer: Customer, line: Line, moment: datetime, channel: Channel,
-        action: str = "cancel_line", provision: bool = True,
+        self,
+        customer: Customer,
+        line: Line,
+        moment: datetime,
+        channel: Channel,
+        action: str = "cancel_line",
+        provision: bool = True,
     ) -> str:
         """cancel_line or port_out; without `provision` the SIM stays active."""
         assert action in ENDING_ACTIONS
@@ -293,8 +368,13 @@ class World:
         return self._transact(customer, line, moment, action, channel, sim.iccid)
 
     def sell_handset(
-        self, customer: Customer, line: Line, moment: datetime, channel: Channel,
-        model: str, instalment: Decimal,
+        self,
+        customer: Customer,
+        line: Line,
+        moment: datetime,
+        channel: Channel,
+        model: str,
+        instalment: Decimal,
     ) -> str:
         """handset_sale, paid in monthly instalments on the following bills."""
         customer.instalments.append(Instalment(line, model, instalment, 0))
@@ -303,16 +383,27 @@ class World:
     # -- letters ---------------------------------------------------------------------------
 
     def queue_letter(
-        self, customer: Customer, letter_type: str, trigger: str, msisdn: str | None = None,
+        self,
+        customer: Customer,
+        letter_type: str,
+        trigger: str,
+        msisdn: str | None = None,
     ) -> str:
         """A retention letter queued tonight, sent 1 to 14 days later."""
         letter_id = self.ids.letter()
         names, weights = zip(*LETTER_CHANNELS, strict=True)
         send = self.day.toordinal() + self.rng.randint(1, 14)
-        self.rows["retention_campaigns"].append((
-            f"CMP-{self.day:%Y%m}-{letter_type.upper()}", letter_id, letter_type,
-            customer.customer_id, customer.account_id, msisdn, trigger,
-            date.fromordinal(send).isoformat(), self.rng.choices(names, weights)[0],
-        ))
+        self.rows["retention_campaigns"].append(
+            (
+                f"CMP-{self.day:%Y%m}-{letter_type.upper()}",
+                letter_id,
+                letter_type,
+                customer.customer_id,
+                customer.account_id,
+                msisdn,
+                trigger,
+                date.fromordinal(send).isoformat(),
+                self.rng.choices(names, weights)[0],
+            )
+        )
         return letter_id
-

@@ -1,7 +1,7 @@
 """Ingest: landing partitions checked against their manifest and the contract, then curated.
 
-    loaded = load_partition(landing, source, business_date, warehouse)  # or RejectedPartition
-    commit_partition(warehouse, loaded)
+loaded = load_partition(landing, source, business_date, warehouse)  # or RejectedPartition
+commit_partition(warehouse, loaded)
 """
 
 from pipelines.ingest.landing import RejectedPartition

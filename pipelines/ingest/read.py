@@ -67,9 +67,7 @@ def _csv_text(landing: Storage, part: LandingPartition, key: str, spec: Source) 
     return pl.from_arrow(table.select(spec.column_names))
 
 
-def _parquet_text(
-    landing: Storage, part: LandingPartition, key: str, spec: Source
-) -> pl.DataFrame:
+def _parquet_text(landing: Storage, part: LandingPartition, key: str, spec: Source) -> pl.DataFrame:
     """Native Parquet values rendered as the text the CSV rules expect."""
     scan = pl.scan_parquet(landing.uri(key), storage_options=landing.storage_options)
     try:

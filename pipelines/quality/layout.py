@@ -1,10 +1,10 @@
 """Where validation results and Data Docs live in the warehouse.
 
-    quality/<source>/business_date=D/validation.json   GX's validation result, as GX writes it
-    quality/<source>/business_date=D/summary.json      pass/fail, failed expectations, row counts
-    quality/data_docs/index.html                       every night and source validated so far
-    quality/data_docs/nights.json                      what that index lists
-    quality/data_docs/business_date=D/<source>/        GX's Data Docs site of one validation
+quality/<source>/business_date=D/validation.json   GX's validation result, as GX writes it
+quality/<source>/business_date=D/summary.json      pass/fail, failed expectations, row counts
+quality/data_docs/index.html                       every night and source validated so far
+quality/data_docs/nights.json                      what that index lists
+quality/data_docs/business_date=D/<source>/        GX's Data Docs site of one validation
 """
 
 from __future__ import annotations

@@ -226,8 +226,11 @@ def _validate(
             result_format="BASIC",
             run_id=RunIdentifier(run_name=f"business_date={business_date}", run_time=started),
         ).to_json_dict()
-        counts = {"manifest_rows": rows.manifest_rows, "rows_loaded": loaded,
-                  "rows_quarantined": quarantined}
+        counts = {
+            "manifest_rows": rows.manifest_rows,
+            "rows_loaded": loaded,
+            "rows_quarantined": quarantined,
+        }
         parameters = {  # results show a parameter's value only: keep its name for the reader
             e.id: value["$PARAMETER"]
             for e in suite.expectations
@@ -243,8 +246,14 @@ def _validate(
     return outcome
 
 
-def _outcome(source: str, business_date: date, result: dict, rows: dict[str, int],
-             parameters: dict[str, str], started: datetime) -> ValidationOutcome:
+def _outcome(
+    source: str,
+    business_date: date,
+    result: dict,
+    rows: dict[str, int],
+    parameters: dict[str, str],
+    started: datetime,
+) -> ValidationOutcome:
     stats = result["statistics"]
     return ValidationOutcome(
         source=source,

@@ -8,9 +8,7 @@ import polars as pl
 
 from pipelines.catalogue import DETECTION_COLUMNS, RULE_SPECS
 
-DETECTION_SCHEMA: dict[str, pl.DataType] = {
-    c: pl.String() for c in DETECTION_COLUMNS
-} | {
+DETECTION_SCHEMA: dict[str, pl.DataType] = {c: pl.String() for c in DETECTION_COLUMNS} | {
     "period_start": pl.Date(),
     "period_end": pl.Date(),
     "amount_at_risk": pl.Decimal(18, 2),
@@ -19,12 +17,16 @@ DETECTION_SCHEMA: dict[str, pl.DataType] = {
 
 def money_text(cents_col: str, currency_col: str = "currency") -> pl.Expr:
     """'12.34 GBP' for a cents column, 'an unknown amount' when null."""
-    return pl.when(pl.col(cents_col).is_null()).then(pl.lit("an unknown amount")).otherwise(
-        pl.format(
-            "{} {}",
-            pl.col(cents_col).cast(pl.Decimal(18, 2)) / 100,
-            pl.col(currency_col).fill_null(""),
-        ).str.strip_chars()
+    return (
+        pl.when(pl.col(cents_col).is_null())
+        .then(pl.lit("an unknown amount"))
+        .otherwise(
+            pl.format(
+                "{} {}",
+                pl.col(cents_col).cast(pl.Decimal(18, 2)) / 100,
+                pl.col(currency_col).fill_null(""),
+            ).str.strip_chars()
+        )
     )
 
 
@@ -34,14 +36,20 @@ def sum_one_currency(frame: pl.LazyFrame, key: list[str], order_by: str) -> pl.L
     `ev` (a struct per row) collected into the list `evs`."""
     others = [c for c in frame.collect_schema().names() if c not in {*key, "cents", "ev"}]
     one_currency = pl.col("currency").n_unique() == 1
-    return frame.sort(order_by).group_by(key, maintain_order=True).agg(
-        pl.col(others).first(),
-        cents=pl.when(one_currency & pl.col("cents").is_not_null().all()).then(
-            pl.col("cents").sum()
-        ),
-        evs=pl.col("ev"),
-        _currency=pl.when(one_currency).then(pl.col("currency").first()),
-    ).with_columns(currency="_currency").drop("_currency")
+    return (
+        frame.sort(order_by)
+        .group_by(key, maintain_order=True)
+        .agg(
+            pl.col(others).first(),
+            cents=pl.when(one_currency & pl.col("cents").is_not_null().all()).then(
+                pl.col("cents").sum()
+            ),
+            evs=pl.col("ev"),
+            _currency=pl.when(one_currency).then(pl.col("currency").first()),
+        )
+        .with_columns(currency="_currency")
+        .drop("_currency")
+    )
 
 
 def finish(rule_id: str, frame: pl.DataFrame) -> pl.DataFrame:

@@ -32,7 +32,10 @@ def detect(night: NightInputs) -> pl.DataFrame:
     sim_tag = new_sim.fill_null(True).cum_sum().cast(pl.Int64) * DAY_SPAN
     grouped = (
         recurring.select(
-            "line_id", "currency", "period_start", "period_end",
+            "line_id",
+            "currency",
+            "period_start",
+            "period_end",
             # ICCIDs are 19-20 digits (checked at ingest): sort on two integers, not text.
             iccid_head=pl.col("iccid").str.slice(0, 18).cast(pl.Int64),
             iccid_tail=pl.concat_str(pl.lit("1"), pl.col("iccid").str.slice(18)).cast(pl.Int64),
@@ -61,18 +64,29 @@ def detect(night: NightInputs) -> pl.DataFrame:
             invoice_id=pl.col("invoice_id").sort_by("line_id").first(),
             kept_line=pl.col("line_id").min(),
             cents=pl.col("cents").sum() - pl.col("cents").sort_by("line_id").first(),
-            evs=pl.struct("line_id", "invoice_id", "bill_run_id", "period_start",
-                          "period_end", "amount", "tariff_code").sort_by(pl.col("line_id")),
+            evs=pl.struct(
+                "line_id",
+                "invoice_id",
+                "bill_run_id",
+                "period_start",
+                "period_end",
+                "amount",
+                "tariff_code",
+            ).sort_by(pl.col("line_id")),
         )
         .filter(pl.col("n") >= 2)
         .with_columns(
-            evidence=pl.struct("iccid", kept_line_id="kept_line", lines="evs")
-            .struct.json_encode(),
+            evidence=pl.struct("iccid", kept_line_id="kept_line", lines="evs").struct.json_encode(),
             summary=pl.format(
                 "SIM {} (line {}) on account {} has {} recurring charges with overlapping "
                 "periods between {} and {}: {} is charged more than once.",
-                "iccid", pl.col("msisdn").fill_null("unknown"), "account_id", "n",
-                "period_start", "period_end", money_text("cents"),
+                "iccid",
+                pl.col("msisdn").fill_null("unknown"),
+                "account_id",
+                "n",
+                "period_start",
+                "period_end",
+                money_text("cents"),
             ),
         )
     )

@@ -45,8 +45,10 @@ class NightInputs:
 
     def deactivated_sims(self) -> pl.LazyFrame:
         """iccid, deactivation date and status of every SIM with a deactivation date."""
-        return self.sims().filter(pl.col("deact_date").is_not_null()).select(
-            "iccid", "deact_date", "status"
+        return (
+            self.sims()
+            .filter(pl.col("deact_date").is_not_null())
+            .select("iccid", "deact_date", "status")
         )
 
     def lines(self, *charge_types: str) -> pl.LazyFrame:
@@ -69,8 +71,13 @@ class NightInputs:
             self.actions()
             .filter(pl.col("action").is_in(CONTRACT_ACTIONS))
             .select(
-                "msisdn", "customer_id", "tx_date", "transaction_ts", "transaction_id",
-                fee_cents=cents("monthly_fee"), fee_currency="currency",
+                "msisdn",
+                "customer_id",
+                "tx_date",
+                "transaction_ts",
+                "transaction_id",
+                fee_cents=cents("monthly_fee"),
+                fee_currency="currency",
             )
         )
 
@@ -92,6 +99,4 @@ def cents(column: str) -> pl.Expr:
 
 def latest(frame: pl.LazyFrame, *by: str) -> pl.LazyFrame:
     """The latest row per group, by (transaction_ts, transaction_id)."""
-    return frame.group_by(*by).agg(
-        pl.all().sort_by(["transaction_ts", "transaction_id"]).last()
-    )
+    return frame.group_by(*by).agg(pl.all().sort_by(["transaction_ts", "transaction_id"]).last())

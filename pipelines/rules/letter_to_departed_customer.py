@@ -13,15 +13,22 @@ RULE_ID = "LETTER_TO_DEPARTED_CUSTOMER"
 
 def detect(night: NightInputs) -> pl.DataFrame:
     fired = (
-        night.own(night.letters).filter(pl.col("letter_type") != "winback")
+        night.own(night.letters)
+        .filter(pl.col("letter_type") != "winback")
         .join(customers_with_active_sims(night), on="customer_id", how="anti")
         .select(
-            "letter_id", "customer_id", "account_id", "msisdn",
-            cents=pl.lit(None, pl.Int64), currency=pl.lit(None, pl.String),
+            "letter_id",
+            "customer_id",
+            "account_id",
+            "msisdn",
+            cents=pl.lit(None, pl.Int64),
+            currency=pl.lit(None, pl.String),
             evidence=pl.struct(letter=letter_evidence()).struct.json_encode(),
             summary=pl.format(
                 "A {} letter ({}) is queued for customer {}, who has no active SIM left.",
-                pl.col("letter_type").str.replace("_", " "), "trigger_reason", "customer_id",
+                pl.col("letter_type").str.replace("_", " "),
+                "trigger_reason",
+                "customer_id",
             ),
         )
     )

@@ -22,6 +22,10 @@ def customers_with_active_sims(night: NightInputs) -> pl.LazyFrame:
 
 def letter_evidence() -> pl.Expr:
     return pl.struct(
-        "letter_id", "campaign_id", "letter_type", "trigger_reason", "scheduled_send_date",
+        "letter_id",
+        "campaign_id",
+        "letter_type",
+        "trigger_reason",
+        "scheduled_send_date",
         "channel",
     )

@@ -15,9 +15,7 @@ import polars as pl
 
 def shard_of(customer_ids: pl.Series, shards: int) -> pl.Series:
     """CRC-32 of the UTF-8 id modulo `shards`: stable across processes, hosts and versions."""
-    return pl.Series(
-        [zlib.crc32(c.encode("utf-8")) % shards for c in customer_ids], dtype=pl.Int64
-    )
+    return pl.Series([zlib.crc32(c.encode("utf-8")) % shards for c in customer_ids], dtype=pl.Int64)
 
 
 def shard_customers(frames: list[pl.LazyFrame], shard: int, shards: int) -> pl.LazyFrame:

@@ -32,20 +32,35 @@ def detect(night: NightInputs) -> pl.DataFrame:
         removed.join(sims, on="removed_iccid")
         .filter(pl.col("status") == "active")
         .select(
-            "transaction_id", "customer_id", "account_id", "msisdn",
-            iccid="removed_iccid", cents=pl.lit(None, pl.Int64), currency=pl.lit(None, pl.String),
+            "transaction_id",
+            "customer_id",
+            "account_id",
+            "msisdn",
+            iccid="removed_iccid",
+            cents=pl.lit(None, pl.Int64),
+            currency=pl.lit(None, pl.String),
             evidence=pl.struct(
                 transaction=pl.struct(
-                    "transaction_id", "transaction_ts", "channel", "store_id", "agent_id",
-                    "action", "iccid", "previous_iccid",
+                    "transaction_id",
+                    "transaction_ts",
+                    "channel",
+                    "store_id",
+                    "agent_id",
+                    "action",
+                    "iccid",
+                    "previous_iccid",
                 ),
-                inventory=pl.struct(iccid="removed_iccid", status="status",
-                                    status_changed_at="status_changed_at"),
+                inventory=pl.struct(
+                    iccid="removed_iccid", status="status", status_changed_at="status_changed_at"
+                ),
             ).struct.json_encode(),
             summary=pl.format(
                 "SIM {} was taken out of line {} by a {} on {} ({} channel), but the "
                 "inventory still shows it active.",
-                "removed_iccid", "msisdn", pl.col("action").str.replace("_", " "), "tx_date",
+                "removed_iccid",
+                "msisdn",
+                pl.col("action").str.replace("_", " "),
+                "tx_date",
                 "channel",
             ),
         )

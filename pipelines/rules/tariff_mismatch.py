@@ -34,7 +34,11 @@ def detect(night: NightInputs) -> pl.DataFrame:
         lines.select("line_id", "msisdn", "period_start", "cents", "currency")
         .sort("period_start")
         .join_asof(
-            fees, left_on="period_start", right_on="tx_date", by="msisdn", strategy="backward",
+            fees,
+            left_on="period_start",
+            right_on="tx_date",
+            by="msisdn",
+            strategy="backward",
             check_sortedness=False,
         )
         .filter(
@@ -44,27 +48,39 @@ def detect(night: NightInputs) -> pl.DataFrame:
         )
         .select("line_id", "fee_cents", "tx_date", "transaction_id")
     )
-    fired = (
-        lines.join(mismatched, on="line_id")
-        .select(
-            *KEY, "period_end", "customer_id", "account_id", "iccid", "invoice_id",
-            "currency", "line_id", "fee_cents",
-            cents=pl.col("cents") - pl.col("fee_cents"),
-            ev=pl.struct(
-                "line_id", "invoice_id", "bill_run_id", "tariff_code", "amount",
-                agreed_fee=pl.col("fee_cents").cast(pl.Decimal(18, 2)) / 100,
-                agreed_by_transaction_id="transaction_id",
-                agreed_on="tx_date",
-            ),
-        )
+    fired = lines.join(mismatched, on="line_id").select(
+        *KEY,
+        "period_end",
+        "customer_id",
+        "account_id",
+        "iccid",
+        "invoice_id",
+        "currency",
+        "line_id",
+        "fee_cents",
+        cents=pl.col("cents") - pl.col("fee_cents"),
+        ev=pl.struct(
+            "line_id",
+            "invoice_id",
+            "bill_run_id",
+            "tariff_code",
+            "amount",
+            agreed_fee=pl.col("fee_cents").cast(pl.Decimal(18, 2)) / 100,
+            agreed_by_transaction_id="transaction_id",
+            agreed_on="tx_date",
+        ),
     )
     cases = sum_one_currency(fired, KEY, "line_id").with_columns(
         evidence=pl.struct(lines="evs").struct.json_encode(),
         summary=pl.format(
             "Line {} on account {} was billed for {} to {} at a price that differs from its "
             "agreed monthly fee of {} by {} (negative means undercharged).",
-            "msisdn", "account_id", "period_start", "period_end",
-            money_text("fee_cents"), money_text("cents"),
+            "msisdn",
+            "account_id",
+            "period_start",
+            "period_end",
+            money_text("fee_cents"),
+            money_text("cents"),
         ),
     )
     return finish(RULE_ID, cases.collect())

@@ -24,8 +24,14 @@ def detect(night: NightInputs) -> pl.DataFrame:
     fired = (
         invoices.join(
             night.sims().select(
-                "iccid", "msisdn", "customer_id", "account_id", "status", "sim_type",
-                "act_date", "deact_date",
+                "iccid",
+                "msisdn",
+                "customer_id",
+                "account_id",
+                "status",
+                "sim_type",
+                "act_date",
+                "deact_date",
             ),
             on="account_id",
         )
@@ -37,12 +43,19 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .join(billed, on=["invoice_id", "iccid"], how="anti")
         .join(fees, on="msisdn", how="left")
         .select(
-            *KEY, "period_end", "customer_id", "account_id", "msisdn", "invoice_id",
-            cents="fee_cents", currency="fee_currency",
+            *KEY,
+            "period_end",
+            "customer_id",
+            "account_id",
+            "msisdn",
+            "invoice_id",
+            cents="fee_cents",
+            currency="fee_currency",
             ev=pl.struct(
-                "invoice_id", "bill_run_id", "billed_sims",
-                sim=pl.struct("iccid", "msisdn", "status", "sim_type",
-                              activated_on="act_date"),
+                "invoice_id",
+                "bill_run_id",
+                "billed_sims",
+                sim=pl.struct("iccid", "msisdn", "status", "sim_type", activated_on="act_date"),
                 agreed_fee_transaction_id="fee_transaction_id",
             ),
         )
@@ -52,8 +65,12 @@ def detect(night: NightInputs) -> pl.DataFrame:
         summary=pl.format(
             "Active SIM {} (line {}) of account {} has no recurring charge on invoice {} "
             "for the period from {}; the agreed monthly fee is {}.",
-            "iccid", pl.col("msisdn").fill_null("unknown"), "account_id", "invoice_id",
-            "period_start", money_text("cents"),
+            "iccid",
+            pl.col("msisdn").fill_null("unknown"),
+            "account_id",
+            "invoice_id",
+            "period_start",
+            money_text("cents"),
         ),
     )
     return finish(RULE_ID, cases.collect())

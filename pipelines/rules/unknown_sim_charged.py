@@ -17,35 +17,61 @@ def detect(night: NightInputs) -> pl.DataFrame:
     )
     known = night.inventory.select("iccid", "account_id").drop_nulls()
     fired = (
-        night.own(night.billing).filter(pl.col("iccid").is_not_null())
+        night.own(night.billing)
+        .filter(pl.col("iccid").is_not_null())
         .join(known, on=["iccid", "account_id"], how="anti")
         .with_columns(cents=cents("amount"))
         .join(sims, on="iccid", how="left")
         .select(
-            *KEY, "period_start", "period_end", "customer_id", "account_id", "msisdn",
-            "currency", "cents", "line_id", "inv_account", "inv_status",
+            *KEY,
+            "period_start",
+            "period_end",
+            "customer_id",
+            "account_id",
+            "msisdn",
+            "currency",
+            "cents",
+            "line_id",
+            "inv_account",
+            "inv_status",
             in_inventory=pl.col("in_inventory").fill_null(False),
-            ev=pl.struct("line_id", "bill_run_id", "charge_type", "period_start",
-                         "period_end", "amount", "currency"),
+            ev=pl.struct(
+                "line_id",
+                "bill_run_id",
+                "charge_type",
+                "period_start",
+                "period_end",
+                "amount",
+                "currency",
+            ),
         )
     )
     cases = sum_one_currency(fired, KEY, "line_id").with_columns(
         evidence=pl.struct(
-            inventory=pl.struct(
-                "in_inventory", account_id="inv_account", status="inv_status"
-            ),
+            inventory=pl.struct("in_inventory", account_id="inv_account", status="inv_status"),
             lines="evs",
         ).struct.json_encode(),
         summary=pl.when(pl.col("in_inventory"))
-        .then(pl.format(
-            "Invoice {} of account {} charges {} to SIM {}, which the inventory holds for "
-            "{} with status {}.",
-            "invoice_id", "account_id", money_text("cents"), "iccid",
-            pl.col("inv_account").fill_null("no account"), "inv_status",
-        ))
-        .otherwise(pl.format(
-            "Invoice {} of account {} charges {} to SIM {}, which is not in the inventory.",
-            "invoice_id", "account_id", money_text("cents"), "iccid",
-        )),
+        .then(
+            pl.format(
+                "Invoice {} of account {} charges {} to SIM {}, which the inventory holds for "
+                "{} with status {}.",
+                "invoice_id",
+                "account_id",
+                money_text("cents"),
+                "iccid",
+                pl.col("inv_account").fill_null("no account"),
+                "inv_status",
+            )
+        )
+        .otherwise(
+            pl.format(
+                "Invoice {} of account {} charges {} to SIM {}, which is not in the inventory.",
+                "invoice_id",
+                "account_id",
+                money_text("cents"),
+                "iccid",
+            )
+        ),
     )
     return finish(RULE_ID, cases.collect())

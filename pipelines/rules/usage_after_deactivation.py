@@ -17,10 +17,26 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .join(night.deactivated_sims(), on="iccid")
         .filter(pl.col("period_start") >= pl.col("deact_date"))
         .select(
-            *KEY, "period_end", "customer_id", "account_id", "msisdn", "invoice_id",
-            "currency", "cents", "deact_date", "status", "line_id",
-            ev=pl.struct("line_id", "invoice_id", "bill_run_id", "period_start",
-                         "period_end", "amount", "description"),
+            *KEY,
+            "period_end",
+            "customer_id",
+            "account_id",
+            "msisdn",
+            "invoice_id",
+            "currency",
+            "cents",
+            "deact_date",
+            "status",
+            "line_id",
+            ev=pl.struct(
+                "line_id",
+                "invoice_id",
+                "bill_run_id",
+                "period_start",
+                "period_end",
+                "amount",
+                "description",
+            ),
         )
     )
     cases = sum_one_currency(fired, KEY, "line_id").with_columns(
@@ -30,8 +46,13 @@ def detect(night: NightInputs) -> pl.DataFrame:
         summary=pl.format(
             "SIM {} (line {}) was deactivated on {} but account {} is billed {} of usage "
             "for {} to {}.",
-            "iccid", pl.col("msisdn").fill_null("unknown"), "deact_date", "account_id",
-            money_text("cents"), "period_start", "period_end",
+            "iccid",
+            pl.col("msisdn").fill_null("unknown"),
+            "deact_date",
+            "account_id",
+            money_text("cents"),
+            "period_start",
+            "period_end",
         ),
     )
     return finish(RULE_ID, cases.collect())

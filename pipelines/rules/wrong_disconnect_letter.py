@@ -40,15 +40,18 @@ def raised_commitment(night: NightInputs) -> pl.LazyFrame:
         .join(after_contract, on=per_line, how="left")
         .select(
             *per_line,
-            cents=pl.when(pl.col("last_action").is_in(LEAVING)).then(0)
+            cents=pl.when(pl.col("last_action").is_in(LEAVING))
+            .then(0)
             .otherwise(pl.col("after_cents").fill_null(0)),
             currency="after_currency",
         )
     )
-    changes = pl.concat([
-        after,
-        before.with_columns(cents=-pl.col("cents")),
-    ])
+    changes = pl.concat(
+        [
+            after,
+            before.with_columns(cents=-pl.col("cents")),
+        ]
+    )
     return (
         changes.filter(pl.col("cents") != 0)
         .group_by("customer_id", "currency")
@@ -90,8 +93,9 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .join(fees, on="msisdn", how="left")
         .group_by("customer_id")
         .agg(
-            cents=pl.when(pl.col("fee_currency").drop_nulls().n_unique() <= 1)
-            .then(pl.col("fee_cents").fill_null(0).sum()),
+            cents=pl.when(pl.col("fee_currency").drop_nulls().n_unique() <= 1).then(
+                pl.col("fee_cents").fill_null(0).sum()
+            ),
             currency=pl.col("fee_currency").drop_nulls().unique().sort().first(),
         )
     )
@@ -103,7 +107,12 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .filter(pl.col("leaving_transactions").is_null() | pl.col("raised"))
         .join(exposure, on="customer_id", how="left")
         .select(
-            "letter_id", "customer_id", "account_id", "msisdn", "cents", "currency",
+            "letter_id",
+            "customer_id",
+            "account_id",
+            "msisdn",
+            "cents",
+            "currency",
             evidence=pl.struct(
                 letter=letter_evidence(),
                 active_sims="active_iccids",
@@ -113,7 +122,9 @@ def detect(night: NightInputs) -> pl.DataFrame:
             summary=pl.format(
                 "A {} letter ({}) is queued for customer {}, who still has {} active SIM(s) "
                 "and {}; their agreed monthly fees total {}.",
-                pl.col("letter_type").str.replace("_", " "), "trigger_reason", "customer_id",
+                pl.col("letter_type").str.replace("_", " "),
+                "trigger_reason",
+                "customer_id",
                 pl.col("active_iccids").list.len(),
                 pl.when(pl.col("raised"))
                 .then(pl.lit("raised their commitment in the last 60 days"))

@@ -16,9 +16,15 @@ from .crm_rules import letter_to_departed_customer, swap_not_provisioned, wrong_
 from .kit import Kit
 
 PLANTS = (
-    charge_after_deactivation, usage_after_deactivation, duplicate_recurring_charge,
-    unbilled_active_line, tariff_mismatch, unknown_sim_charged, swap_not_provisioned,
-    wrong_disconnect_letter, letter_to_departed_customer,
+    charge_after_deactivation,
+    usage_after_deactivation,
+    duplicate_recurring_charge,
+    unbilled_active_line,
+    tariff_mismatch,
+    unknown_sim_charged,
+    swap_not_provisioned,
+    wrong_disconnect_letter,
+    letter_to_departed_customer,
 )
 
 

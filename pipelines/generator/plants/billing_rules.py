@@ -28,6 +28,7 @@ def _period_end(run: date, bill_day: int) -> date:
 
 # -- CHARGE_AFTER_DEACTIVATION -------------------------------------------------------------
 
+
 def _cancelled_without_credit(kit: Kit) -> None:
     """Case: cancelled nine days into a charged period; the final credit never came."""
     bill_day, run = kit.cycle(run_in=(kit.day(-50), kit.day(-20)))
@@ -36,8 +37,16 @@ def _cancelled_without_credit(kit: Kit) -> None:
     sim, gone, end = line.sim, run + _days(9), _period_end(run, bill_day)
     sim.withhold_credit = True
     kit.end(customer, line, gone)
-    kit.expect(lambda: [Case.priced(CAD, (sim.iccid, run), customer.customer_id, cents(
-        prorate(money("23.99"), days_between(gone, end), days_between(run, end))))])
+    kit.expect(
+        lambda: [
+            Case.priced(
+                CAD,
+                (sim.iccid, run),
+                customer.customer_id,
+                cents(prorate(money("23.99"), days_between(gone, end), days_between(run, end))),
+            )
+        ]
+    )
 
 
 def _credit_too_small(kit: Kit) -> None:
@@ -47,10 +56,25 @@ def _credit_too_small(kit: Kit) -> None:
     sim, gone, end = line.sim, run + _days(5), _period_end(run, bill_day)
     sim.withhold_credit = True
     kit.end(customer, line, gone)
-    kit.off_cycle(customer, gone, lambda: [
-        sim_line(sim, "credit", gone, end, money("-10.00"), description="Credit: goodwill")])
-    kit.expect(lambda: [Case.priced(CAD, (sim.iccid, run), customer.customer_id, cents(
-        prorate(money("31.50"), days_between(gone, end), days_between(run, end)) - 10))])
+    kit.off_cycle(
+        customer,
+        gone,
+        lambda: [
+            sim_line(sim, "credit", gone, end, money("-10.00"), description="Credit: goodwill")
+        ],
+    )
+    kit.expect(
+        lambda: [
+            Case.priced(
+                CAD,
+                (sim.iccid, run),
+                customer.customer_id,
+                cents(
+                    prorate(money("31.50"), days_between(gone, end), days_between(run, end)) - 10
+                ),
+            )
+        ]
+    )
 
 
 def _billed_after_cancellation(kit: Kit) -> None:
@@ -62,12 +86,23 @@ def _billed_after_cancellation(kit: Kit) -> None:
     sim, rebilled = line.sim, []
 
     def bill_again(lines: list[BillLine]) -> None:
-        rebilled.append(sim_line(sim, "recurring", run, _period_end(run, bill_day),
-                                 money("15.00"), "DAT-50GB-P", "Monthly plan DAT-50GB-P"))
+        rebilled.append(
+            sim_line(
+                sim,
+                "recurring",
+                run,
+                _period_end(run, bill_day),
+                money("15.00"),
+                "DAT-50GB-P",
+                "Monthly plan DAT-50GB-P",
+            )
+        )
         lines.append(rebilled[0])
+
     kit.edit_bill(customer, run, bill_again)
-    kit.expect(lambda: [Case.priced(CAD, (sim.iccid, run), customer.customer_id,
-                                    rebilled[0].amount)])
+    kit.expect(
+        lambda: [Case.priced(CAD, (sim.iccid, run), customer.customer_id, rebilled[0].amount)]
+    )
 
 
 def _credited_later(kit: Kit) -> None:
@@ -99,6 +134,7 @@ def _ended_day_after_period(kit: Kit) -> None:
 
 # -- USAGE_AFTER_DEACTIVATION --------------------------------------------------------------
 
+
 def _usage_after(kit: Kit, swap: bool, delay: int, offset: int, amount: str) -> None:
     """Usage billed on the next run from `offset` days after a cancel (or swap) on the
     `delay`-th day of a period; a case when it starts on or after the deactivation."""
@@ -110,21 +146,25 @@ def _usage_after(kit: Kit, swap: bool, delay: int, offset: int, amount: str) -> 
     else:
         kit.end(customer, line, gone)
     start = gone + _days(offset)
-    usage = sim_line(sim, "usage", start, run - ONE_DAY, money(amount),
-                     description=USAGE_DESCRIPTION)
+    usage = sim_line(
+        sim, "usage", start, run - ONE_DAY, money(amount), description=USAGE_DESCRIPTION
+    )
     kit.edit_bill(customer, run, lambda lines: lines.append(usage))
     if offset >= 0:
-        kit.expect(lambda: [Case.priced(UAD, (sim.iccid, start), customer.customer_id,
-                                        usage.amount)])
+        kit.expect(
+            lambda: [Case.priced(UAD, (sim.iccid, start), customer.customer_id, usage.amount)]
+        )
 
 
 # -- DUPLICATE_RECURRING_CHARGE ------------------------------------------------------------
 
+
 def _group_case(customer_id: str, iccid: str, start: date, group: list[BillLine]) -> Case:
     """The group's amount: every line but the one with the smallest line_id."""
     ordered = sorted(group, key=lambda bl: bl.line_id or "")
-    return Case.priced(DUP, (iccid, start), customer_id,
-                       sum((bl.amount for bl in ordered[1:]), money("0")))
+    return Case.priced(
+        DUP, (iccid, start), customer_id, sum((bl.amount for bl in ordered[1:]), money("0"))
+    )
 
 
 def _charged_twice(kit: Kit) -> None:
@@ -138,6 +178,7 @@ def _charged_twice(kit: Kit) -> None:
         original = recurring(lines, line, run)
         pair.extend((original, dataclasses.replace(original)))
         lines.append(pair[1])
+
     kit.edit_bill(customer, run, double)
     kit.expect(lambda: [_group_case(customer.customer_id, sim.iccid, run, pair)])
 
@@ -156,24 +197,41 @@ def _overlap_chain(kit: Kit) -> None:
     kit.edit_bill(customer, third, lambda lines: chain.append(recurring(lines, line, third)))
 
     def rerated() -> list[BillLine]:
-        chain.append(sim_line(sim, "recurring", extra_start, extra_end, money("9.90"),
-                              "DAT-50GB", "Monthly plan DAT-50GB, re-rated"))
+        chain.append(
+            sim_line(
+                sim,
+                "recurring",
+                extra_start,
+                extra_end,
+                money("9.90"),
+                "DAT-50GB",
+                "Monthly plan DAT-50GB, re-rated",
+            )
+        )
         return [chain[-1]]
+
     kit.off_cycle(customer, extra_start, rerated)
     kit.expect(lambda: [_group_case(customer.customer_id, sim.iccid, second, chain)])
 
 
 # -- UNBILLED_ACTIVE_LINE ------------------------------------------------------------------
 
-def _left_off_invoice(kit: Kit, lines: tuple[tuple[str, str, str], ...],
-                      agreed: dict[int, str], left_out: int) -> None:
+
+def _left_off_invoice(
+    kit: Kit, lines: tuple[tuple[str, str, str], ...], agreed: dict[int, str], left_out: int
+) -> None:
     """Case on the last night: one SIM missing from its account's invoice; the amount is its
     agreed fee, or null when none is known."""
     last = kit.last
     customer, made = kit.customer(last.day, *lines)
     for index, amount in agreed.items():
-        kit.agree(customer, made[index], kit.first + _days(3 + index),
-                  plan(lines[index][0], amount), amount)
+        kit.agree(
+            customer,
+            made[index],
+            kit.first + _days(3 + index),
+            plan(lines[index][0], amount),
+            amount,
+        )
     line = made[left_out]
     sim = line.sim
     kit.edit_bill(customer, last, lambda bill: bill.remove(recurring(bill, line, last)))
@@ -183,6 +241,7 @@ def _left_off_invoice(kit: Kit, lines: tuple[tuple[str, str, str], ...],
         if agreed_fee is None:
             return [Case(UAL, (sim.iccid, last), customer.customer_id)]
         return [Case.priced(UAL, (sim.iccid, last), customer.customer_id, agreed_fee)]
+
     kit.expect(case)
 
 
@@ -190,16 +249,26 @@ def _ended_on_bill_day(kit: Kit) -> None:
     """Near misses on the last night's bill run: a line cancelled and one swapped that day."""
     last = kit.last
     customer, (cancelled, swapped, _) = kit.customer(
-        last.day, ("voice", "VOX-M-15", "15.00"), ("voice", "VOX-L-22", "22.50"),
-        ("data", "DAT-5GB", "5.00"))
+        last.day,
+        ("voice", "VOX-M-15", "15.00"),
+        ("voice", "VOX-L-22", "22.50"),
+        ("data", "DAT-5GB", "5.00"),
+    )
     kit.end(customer, cancelled, last, minute=560)
     kit.swap(customer, swapped, last)
 
 
 # -- TARIFF_MISMATCH -----------------------------------------------------------------------
 
-def _mispriced(kit: Kit, base: tuple[str, str, str], agreed: str, billed: str,
-               window: tuple[int, int], upgrade: str | None = None) -> None:
+
+def _mispriced(
+    kit: Kit,
+    base: tuple[str, str, str],
+    agreed: str,
+    billed: str,
+    window: tuple[int, int],
+    upgrade: str | None = None,
+) -> None:
     """A full period billed at `billed` while `agreed` (or the `upgrade` four days before
     the run) was agreed; a case when they differ by more than 0.01."""
     bill_day, run = kit.cycle(run_in=(kit.day(window[0]), kit.day(window[1])))
@@ -212,10 +281,19 @@ def _mispriced(kit: Kit, base: tuple[str, str, str], agreed: str, billed: str,
     def misprice(lines: list[BillLine]) -> None:
         charged.append(recurring(lines, line, run))
         charged[0].amount = money(billed)
+
     kit.edit_bill(customer, run, misprice)
     if abs(money(billed) - (money(upgrade or agreed))) > money("0.01"):
-        kit.expect(lambda: [Case.priced(TM, (line.msisdn, run), customer.customer_id,
-                                        charged[0].amount - line.agreed_fee(run))])
+        kit.expect(
+            lambda: [
+                Case.priced(
+                    TM,
+                    (line.msisdn, run),
+                    customer.customer_id,
+                    charged[0].amount - line.agreed_fee(run),
+                )
+            ]
+        )
 
 
 def _part_period_at_full_fee(kit: Kit) -> None:
@@ -224,15 +302,28 @@ def _part_period_at_full_fee(kit: Kit) -> None:
     bill_day, run = kit.cycle(run_in=(kit.day(-40), kit.day(-3)))
     customer, _ = kit.customer(bill_day, ("voice", "VOX-M-15", "15.00"))
     joined, added = run - _days(12), []
-    kit.on(joined, lambda: added.append(world.open_line(
-        customer, at(joined, 43_200), world.channel("sale"), "data", "DAT-20GB", money("9.99"))))
+    kit.on(
+        joined,
+        lambda: added.append(
+            world.open_line(
+                customer,
+                at(joined, 43_200),
+                world.channel("sale"),
+                "data",
+                "DAT-20GB",
+                money("9.99"),
+            )
+        ),
+    )
 
     def full_fee(lines: list[BillLine]) -> None:
         recurring(lines, added[0], joined).amount = money("9.99")
+
     kit.edit_bill(customer, run, full_fee)
 
 
 # -- UNKNOWN_SIM_CHARGED -------------------------------------------------------------------
+
 
 def _foreign_sim(kit: Kit) -> None:
     """Case: a partner network's SIM (plan and usage) on a customer's invoice."""
@@ -241,14 +332,37 @@ def _foreign_sim(kit: Kit) -> None:
     customer, _ = kit.customer(bill_day, ("voice", "VOX-M-15", "15.00"))
     iccid, msisdn = world.ids.iccid("893301"), world.ids.foreign_msisdn()
     foreign = [
-        BillLine("recurring", run, _period_end(run, bill_day), money("9.00"), iccid, msisdn,
-                 "ROAM-PLUS", "Monthly plan ROAM-PLUS"),
-        BillLine("usage", prev_run(run, bill_day), run - ONE_DAY, money("3.27"), iccid, msisdn,
-                 description=USAGE_DESCRIPTION),
+        BillLine(
+            "recurring",
+            run,
+            _period_end(run, bill_day),
+            money("9.00"),
+            iccid,
+            msisdn,
+            "ROAM-PLUS",
+            "Monthly plan ROAM-PLUS",
+        ),
+        BillLine(
+            "usage",
+            prev_run(run, bill_day),
+            run - ONE_DAY,
+            money("3.27"),
+            iccid,
+            msisdn,
+            description=USAGE_DESCRIPTION,
+        ),
     ]
     kit.edit_bill(customer, run, lambda lines: lines.extend(foreign))
-    kit.expect(lambda: [Case.priced(USC, (iccid, foreign[0].invoice_id), customer.customer_id,
-                                    sum((bl.amount for bl in foreign), money("0")))])
+    kit.expect(
+        lambda: [
+            Case.priced(
+                USC,
+                (iccid, foreign[0].invoice_id),
+                customer.customer_id,
+                sum((bl.amount for bl in foreign), money("0")),
+            )
+        ]
+    )
 
 
 def _other_accounts_sim(kit: Kit) -> None:
@@ -256,11 +370,20 @@ def _other_accounts_sim(kit: Kit) -> None:
     _, (victim,) = kit.customer(kit.cycle()[0], ("voice", "VOX-L-22", "22.50"))
     bill_day, run = kit.cycle(run_in=(kit.day(-40), kit.day(-3)))
     customer, _ = kit.customer(bill_day, ("voice", "VOX-M-18", "18.50"))
-    wrong = sim_line(victim.sim, "one_off", run, run, money("49.99"),
-                     description="Handset instalment 4/24, Galaxy S24, 256GB")
+    wrong = sim_line(
+        victim.sim,
+        "one_off",
+        run,
+        run,
+        money("49.99"),
+        description="Handset instalment 4/24, Galaxy S24, 256GB",
+    )
     kit.edit_bill(customer, run, lambda lines: lines.append(wrong))
-    kit.expect(lambda: [Case.priced(USC, (wrong.iccid, wrong.invoice_id), customer.customer_id,
-                                    wrong.amount)])
+    kit.expect(
+        lambda: [
+            Case.priced(USC, (wrong.iccid, wrong.invoice_id), customer.customer_id, wrong.amount)
+        ]
+    )
 
 
 def _sim_in_stock(kit: Kit) -> None:
@@ -268,12 +391,21 @@ def _sim_in_stock(kit: Kit) -> None:
     spare = kit.world.new_sim("voice", at(kit.first - _days(30), 32_400))
     bill_day, run = kit.cycle(run_in=(kit.day(-40), kit.day(-3)))
     customer, _ = kit.customer(bill_day, ("data", "DAT-50GB", "12.00"))
-    credit = BillLine("credit", run, _period_end(run, bill_day), money("-5.00"), spare.iccid,
-                      description="Credit: faulty SIM")
+    credit = BillLine(
+        "credit",
+        run,
+        _period_end(run, bill_day),
+        money("-5.00"),
+        spare.iccid,
+        description="Credit: faulty SIM",
+    )
     late_fee = BillLine("one_off", run, run, money("3.00"), description="Late payment fee")
     kit.edit_bill(customer, run, lambda lines: lines.extend((credit, late_fee)))
-    kit.expect(lambda: [Case.priced(USC, (spare.iccid, credit.invoice_id), customer.customer_id,
-                                    credit.amount)])
+    kit.expect(
+        lambda: [
+            Case.priced(USC, (spare.iccid, credit.invoice_id), customer.customer_id, credit.amount)
+        ]
+    )
 
 
 def charge_after_deactivation(kit: Kit) -> None:
@@ -298,8 +430,9 @@ def duplicate_recurring_charge(kit: Kit) -> None:
 
 def unbilled_active_line(kit: Kit) -> None:
     voice, data = ("voice", "VOX-M-15", "15.00"), ("data", "DAT-5GB", "5.00")
-    _left_off_invoice(kit, (voice, data, ("voice", "VOX-L-22", "22.50")),
-                      {0: "20.00", 2: "14.50"}, left_out=2)
+    _left_off_invoice(
+        kit, (voice, data, ("voice", "VOX-L-22", "22.50")), {0: "20.00", 2: "14.50"}, left_out=2
+    )
     _left_off_invoice(kit, (voice, ("data", "DAT-20GB", "9.99")), {0: "16.00"}, left_out=1)
     _ended_on_bill_day(kit)
 

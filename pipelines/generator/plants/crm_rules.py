@@ -22,9 +22,11 @@ def swap_not_provisioned(kit: Kit) -> None:
     """SWAP_NOT_PROVISIONED: swaps 2 and 40 days and a cancel 20 days before the last night
     left the SIM active; near misses: a swap the day before, an old SIM left suspended."""
     for action, days_before, old_status in (
-        ("swap", 2, "active"), ("cancel", 20, "active"), ("swap", 40, "active"),
-        ("swap", 1, "active"),       # near miss: not 2 days old yet
-        ("swap", 10, "suspended"),   # near miss: not exactly active
+        ("swap", 2, "active"),
+        ("cancel", 20, "active"),
+        ("swap", 40, "active"),
+        ("swap", 1, "active"),  # near miss: not 2 days old yet
+        ("swap", 10, "suspended"),  # near miss: not exactly active
     ):
         day = kit.day(-days_before)
         quiet = (day - timedelta(days=1), kit.last) if days_before <= 10 else None
@@ -35,8 +37,9 @@ def swap_not_provisioned(kit: Kit) -> None:
         else:
             ref = kit.end(customer, line, day, provision=False)
         if days_before >= 2 and old_status == "active":
-            kit.expect(lambda ref=ref, customer=customer: [
-                Case(SNP, (ref.value,), customer.customer_id)])
+            kit.expect(
+                lambda ref=ref, customer=customer: [Case(SNP, (ref.value,), customer.customer_id)]
+            )
 
 
 def _active_fees(customer: Customer, day: date) -> list[Decimal]:
@@ -56,6 +59,7 @@ def _expect_wrong_letter(kit: Kit, customer: Customer, letter_type: str, trigger
         if not fees:
             return [Case(WDL, key, customer.customer_id, Decimal("0.00"))]
         return [Case(WDL, key, customer.customer_id, sum(fees, Decimal(0)), CURRENCY)]
+
     kit.expect(case)
 
 
@@ -64,24 +68,45 @@ def _the_contract_story(kit: Kit) -> None:
     handed back (commitment 90.00 -> 106.00); then a "please don't leave us" letter."""
     world = kit.world
     story, lines = kit.customer(
-        kit.cycle()[0], ("voice", "VOX-M-18", "18.50"), ("voice", "VOX-L-22", "22.50"),
-        ("voice", "VOX-L-27", "27.99"), ("voice", "VOX-M-15", "15.00"))
+        kit.cycle()[0],
+        ("voice", "VOX-M-18", "18.50"),
+        ("voice", "VOX-L-22", "22.50"),
+        ("voice", "VOX-L-27", "27.99"),
+        ("voice", "VOX-M-15", "15.00"),
+    )
     for offset, (line, old_fee) in enumerate(
-            zip(lines, ("20.00", "25.00", "30.00", "15.00"), strict=True)):
-        kit.agree(story, line, kit.first + timedelta(days=1 + offset), plan("voice", old_fee),
-                  old_fee)
+        zip(lines, ("20.00", "25.00", "30.00", "15.00"), strict=True)
+    ):
+        kit.agree(
+            story, line, kit.first + timedelta(days=1 + offset), plan("voice", old_fee), old_fee
+        )
     visit = kit.day(-30)
     shop = Channel("store", world.rng.choice(STORES), world.rng.choice(AGENTS))
 
     def shop_visit() -> None:
         for minute, (renewed, new_fee) in enumerate(
-                zip(lines, ("22.00", "27.00", "35.00"), strict=False)):
-            world.agree(story, renewed, kit.moment(visit, 900 + minute), "renewal", shop,
-                        plan("voice", new_fee), money(new_fee))
+            zip(lines, ("22.00", "27.00", "35.00"), strict=False)
+        ):
+            world.agree(
+                story,
+                renewed,
+                kit.moment(visit, 900 + minute),
+                "renewal",
+                shop,
+                plan("voice", new_fee),
+                money(new_fee),
+            )
         for minute, data_fee in ((904, "10.00"), (906, "12.00")):
-            world.open_line(story, kit.moment(visit, minute), shop, "data",
-                            plan("data", data_fee), money(data_fee))
+            world.open_line(
+                story,
+                kit.moment(visit, minute),
+                shop,
+                "data",
+                plan("data", data_fee),
+                money(data_fee),
+            )
         world.end_line(story, lines[3], kit.moment(visit, 908), shop)
+
     kit.on(visit, shop_visit)
     _expect_wrong_letter(kit, story, "disconnect_save", "churn_score")
 
@@ -104,10 +129,14 @@ def wrong_disconnect_letter(kit: Kit) -> None:
 
     # Near miss: cancelled a line 20 days ago and lowered the commitment (45.00 -> 35.00).
     lowered, lines = kit.customer(kit.cycle()[0], VOICE, VOICE, DATA)
-    for offset, (each, agreed) in enumerate(zip(lines, ("20.00", "15.00", "10.00"),
-                                                strict=True)):
-        kit.agree(lowered, each, kit.first + timedelta(days=1 + offset),
-                  plan(each.sim.sim_type, agreed), agreed)
+    for offset, (each, agreed) in enumerate(zip(lines, ("20.00", "15.00", "10.00"), strict=True)):
+        kit.agree(
+            lowered,
+            each,
+            kit.first + timedelta(days=1 + offset),
+            plan(each.sim.sim_type, agreed),
+            agreed,
+        )
     kit.end(lowered, lines[2], kit.day(-20))
     kit.letter(lowered, "winback", "line_cancelled")
 
@@ -135,5 +164,6 @@ def letter_to_departed_customer(kit: Kit) -> None:
         for minute, line in enumerate(made):
             kit.end(customer, line, kit.day(-days_before), ending, minute=600 + minute)
         ref = kit.letter(customer, letter_type, trigger)
-        kit.expect(lambda ref=ref, customer=customer: [
-            Case(LTD, (ref.value,), customer.customer_id)])
+        kit.expect(
+            lambda ref=ref, customer=customer: [Case(LTD, (ref.value,), customer.customer_id)]
+        )

@@ -34,7 +34,9 @@ class Kit:
         return self.last + timedelta(days=offset)
 
     def cycle(
-        self, run_in: tuple[date, date] | None = None, avoid: tuple[date, date] | None = None,
+        self,
+        run_in: tuple[date, date] | None = None,
+        avoid: tuple[date, date] | None = None,
         latest_day: int = 28,
     ) -> tuple[int, date]:
         """A bill day with a run in `run_in` and none in `avoid` (default: the last night),
@@ -61,10 +63,12 @@ class Kit:
         customer = self.world.add_customer(bill_day, planted=True)
         made = []
         for sim_type, tariff, fee in lines:
-            connected = at(self.first - timedelta(days=rng.randint(60, 900)),
-                           rng.randrange(28_800, 72_000))
-            made.append(self.world.add_existing_line(customer, sim_type, tariff, money(fee),
-                                                     connected))
+            connected = at(
+                self.first - timedelta(days=rng.randint(60, 900)), rng.randrange(28_800, 72_000)
+            )
+            made.append(
+                self.world.add_existing_line(customer, sim_type, tariff, money(fee), connected)
+            )
         return customer, made
 
     def moment(self, day: date, minute: int = 600) -> datetime:
@@ -73,30 +77,63 @@ class Kit:
     def on(self, day: date, action: Callable[[], object], phase: str = "events") -> None:
         self.world.on(day, phase, action)
 
-    def agree(self, customer: Customer, line: Line, day: date, tariff: str, fee: str,
-              action: str = "renewal") -> None:
+    def agree(
+        self,
+        customer: Customer,
+        line: Line,
+        day: date,
+        tariff: str,
+        fee: str,
+        action: str = "renewal",
+    ) -> None:
         """A contract action on `day` that makes the line's fee known."""
-        self.on(day, lambda: self.world.agree(
-            customer, line, self.moment(day), action, self.world.channel("sale"), tariff,
-            money(fee)))
+        self.on(
+            day,
+            lambda: self.world.agree(
+                customer,
+                line,
+                self.moment(day),
+                action,
+                self.world.channel("sale"),
+                tariff,
+                money(fee),
+            ),
+        )
 
-    def end(self, customer: Customer, line: Line, day: date, action: str = "cancel_line",
-            provision: bool = True, minute: int = 600) -> Ref:
+    def end(
+        self,
+        customer: Customer,
+        line: Line,
+        day: date,
+        action: str = "cancel_line",
+        provision: bool = True,
+        minute: int = 600,
+    ) -> Ref:
         ref = Ref()
 
         def run() -> None:
-            ref.value = self.world.end_line(customer, line, self.moment(day, minute),
-                                            self.world.channel("leave"), action, provision)
+            ref.value = self.world.end_line(
+                customer,
+                line,
+                self.moment(day, minute),
+                self.world.channel("leave"),
+                action,
+                provision,
+            )
+
         self.on(day, run)
         return ref
 
-    def swap(self, customer: Customer, line: Line, day: date,
-             old_status: str = "swapped_out") -> Ref:
+    def swap(
+        self, customer: Customer, line: Line, day: date, old_status: str = "swapped_out"
+    ) -> Ref:
         ref = Ref()
 
         def run() -> None:
-            ref.value = self.world.swap_sim(customer, line, self.moment(day, 660),
-                                            self.world.channel("service"), old_status)
+            ref.value = self.world.swap_sim(
+                customer, line, self.moment(day, 660), self.world.channel("service"), old_status
+            )
+
         self.on(day, run)
         return ref
 
@@ -106,11 +143,13 @@ class Kit:
 
         def run() -> None:
             ref.value = self.world.queue_letter(customer, letter_type, trigger)
+
         self.on(self.last, run, "letters")
         return ref
 
-    def edit_bill(self, customer: Customer, day: date,
-                  edit: Callable[[list[BillLine]], None]) -> None:
+    def edit_bill(
+        self, customer: Customer, day: date, edit: Callable[[list[BillLine]], None]
+    ) -> None:
         """Change the customer's cycle invoice of `day` before it is written."""
         edits = self._edits.setdefault(customer, {})
         edits.setdefault(day, []).append(edit)
@@ -118,6 +157,7 @@ class Kit:
         def adjust(bill_day: date, lines: list[BillLine]) -> None:
             for each in edits.get(bill_day, []):
                 each(lines)
+
         customer.adjust_bill = adjust
 
     def off_cycle(self, customer: Customer, day: date, lines: Callable[[], list[BillLine]]) -> None:
@@ -134,8 +174,11 @@ class Kit:
 
 def recurring(lines: list[BillLine], line: Line, start: date) -> BillLine:
     """The recurring line of `line`'s current SIM starting on `start`, in a bill."""
-    return next(bl for bl in lines if bl.charge_type == "recurring" and bl.sim is line.sim
-                and bl.period_start == start)
+    return next(
+        bl
+        for bl in lines
+        if bl.charge_type == "recurring" and bl.sim is line.sim and bl.period_start == start
+    )
 
 
 def plan(sim_type: str, amount: str) -> str:

@@ -81,6 +81,11 @@ DETECTION_COLUMNS = (
 )
 
 STATUSES = ("open", "acknowledged", "resolved", "false_positive")
+# The statuses a person may set, and those that need a note saying why.
+PERSON_STATUSES = ("open", "acknowledged", "resolved", "false_positive")
+NOTE_REQUIRED_STATUSES = ("resolved", "false_positive")
+# What kind of money amount_at_risk is (contract section 3); null when the amount is null.
+AMOUNT_KINDS = ("refund_due", "revenue_leakage", "misbilled", "revenue_at_risk")
 NO_LONGER_DETECTED = "no_longer_detected"
 
 

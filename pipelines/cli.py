@@ -16,6 +16,7 @@ from pipelines.ingest import RejectedPartition
 from pipelines.night import BadInput, NightResult, backfill, run_night
 from pipelines.quality import CriticalExpectationFailed, NightValidation, check_night
 from pipelines.storage import open_storage
+from pipelines.web.cli import serve, users
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -261,3 +262,5 @@ def _summary_table(summary: dict) -> str:
 
 
 main.add_command(cases)
+main.add_command(users)
+main.add_command(serve)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import getpass
 import io
 import json
 import os
@@ -16,9 +17,12 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
+from pipelines.casestore.access import Forbidden
+from pipelines.casestore.accounts import Account, Accounts
 from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
-from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER, STATUSES
+from pipelines.casestore.triage import Triage
+from pipelines.catalogue import PERSON_STATUSES, RULE_SPECS, SEVERITY_ORDER, STATUSES
 
 LIST_COLUMNS = (*cases_table.columns.keys(), "age_days")
 TABLE_COLUMNS = (
@@ -265,23 +269,54 @@ def show(store: CaseStore, case_id: str) -> None:
         click.echo(_table(others, tuple(c for c in TABLE_COLUMNS if c != "age_days")))
 
 
+def _acting(store: CaseStore) -> tuple[str, Triage | None, Account | None]:
+    """Who the change is recorded for: RECON_TOKEN's account (its role applies), else the
+    OS user as 'os:NAME'."""
+    token = os.environ.get("RECON_TOKEN")
+    if token:
+        accounts = Accounts(store.engine)
+        account = accounts.for_token(token)
+        if account is None:
+            raise BadInput("RECON_TOKEN is not a live token of an enabled account")
+        return account.name, Triage(store, accounts), account
+    return f"os:{getpass.getuser()}", None, None
+
+
+def _by_removed(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        raise click.BadParameter(
+            "--by is gone: changes are recorded as the OS user, or RECON_TOKEN's account"
+        )
+
+
+by_option = click.option("--by", hidden=True, expose_value=False, callback=_by_removed)
+
+
 @cases.command("set-status")
 @click.argument("case_id")
-@click.argument("status", type=click.Choice(STATUSES))
-@click.option("--by", required=True, help="Who makes the change.")
+@click.argument("status", type=click.Choice(PERSON_STATUSES))
 @click.option("--note", required=True, help="Why.")
+@by_option
 @_store_options
-def set_status(store: CaseStore, case_id: str, status: str, by: str, note: str) -> None:
-    """Set a case's status ('resolved' records resolution 'manual')."""
+def set_status(store: CaseStore, case_id: str, status: str, note: str) -> None:
+    """Set a case's status ('resolved' records resolution 'manual').
+
+    The change is recorded as the OS user (os:NAME), or as the account of the bearer token
+    in RECON_TOKEN, whose role then applies.
+    """
     before = store.get_case(case_id)
     if before is None:
         raise CaseNotFound(case_id)
+    actor, triage, account = _acting(store)
     try:
-        changed = store.set_status(case_id, status, by, note)
-    except ValueError as exc:
+        if triage is not None and account is not None:
+            changed = triage.set_status(account, case_id, status, note)
+        else:
+            changed = store.set_status(case_id, status, actor, note)
+    except (ValueError, Forbidden) as exc:
         raise BadInput(str(exc)) from exc
     if changed:
-        click.echo(f"case {case_id}: {before['status']} -> {status}")
+        click.echo(f"case {case_id}: {before['status']} -> {status} (by {actor})")
     else:
         click.echo(f"case {case_id} is already {status}; nothing changed")
 
@@ -289,16 +324,20 @@ def set_status(store: CaseStore, case_id: str, status: str, by: str, note: str) 
 @cases.command("assign")
 @click.argument("case_id")
 @click.argument("owner")
-@click.option("--by", required=True, help="Who makes the change.")
 @click.option("--note", help="Why.")
+@by_option
 @_store_options
-def assign(store: CaseStore, case_id: str, owner: str, by: str, note: str | None) -> None:
-    """Give a case to OWNER."""
+def assign(store: CaseStore, case_id: str, owner: str, note: str | None) -> None:
+    """Give a case to OWNER (recorded as the OS user, or RECON_TOKEN's account)."""
+    actor, triage, account = _acting(store)
     try:
-        changed = store.assign(case_id, owner, by, note)
-    except ValueError as exc:
+        if triage is not None and account is not None:
+            changed = triage.assign(account, case_id, owner, note)
+        else:
+            changed = store.assign(case_id, owner, actor, note)
+    except (ValueError, Forbidden) as exc:
         raise BadInput(str(exc)) from exc
     if changed:
-        click.echo(f"case {case_id} assigned to {owner}")
+        click.echo(f"case {case_id} assigned to {owner} (by {actor})")
     else:
         click.echo(f"case {case_id} is already assigned to {owner}; nothing changed")

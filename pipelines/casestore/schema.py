@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -45,7 +46,9 @@ HISTORY_ACTIONS = (
     "reopened",
     "status_changed",
     "assigned",
+    "contacted",
 )
+ROLES = ("agent", "lead", "auditor", "admin")
 
 
 class Money(TypeDecorator[Decimal]):
@@ -103,6 +106,7 @@ metadata = MetaData(
         "ck": "ck_%(table_name)s_%(constraint_name)s",
         "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
         "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
     }
 )
 
@@ -145,6 +149,10 @@ cases = Table(
     Column("closed_on", Date),
     Column("times_seen", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The day a person closed the case (resolved, false positive): its age stops there.
+    Column("decided_on", Date),
+    # The update promised to the customer in the latest "customer contacted" entry.
+    Column("next_update_by", Date),
     CheckConstraint(_in("status", STATUSES), name="status"),
     CheckConstraint(f"closed_on IS NULL OR resolution = '{NO_LONGER_DETECTED}'", name="closed_on"),
     CheckConstraint("first_seen <= last_seen", name="seen_order"),
@@ -184,6 +192,35 @@ case_history = Table(
     Column("changes", JSON(none_as_null=True)),
     CheckConstraint(_in("action", HISTORY_ACTIONS), name="action"),
     Index(None, "case_id", "id"),
+)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text),
+    Column("disabled", Boolean, nullable=False, default=False),
+    # Bumped by a password change or disabling: sessions signed before it stop working.
+    Column("session_epoch", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(_in("role", ROLES), name="role"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", Text, ForeignKey(users.c.name), nullable=False),
+    # SHA-256 of the token: tokens are 256 random bits, so a fast hash cannot be brute-forced.
+    Column("token_sha256", Text, nullable=False, unique=True),
+    Column("label", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Index(None, "user_name"),
 )
 
 

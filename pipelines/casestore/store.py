@@ -291,7 +291,13 @@ class CaseStore:
             conn.execute(
                 update(cases)
                 .where(cases.c.case_id == case_id)
-                .values(status=status, resolution=resolution, closed_on=None, updated_at=_now())
+                .values(
+                    status=status,
+                    resolution=resolution,
+                    closed_on=None,
+                    decided_on=None if status in ACTIVE else _now().date(),
+                    updated_at=_now(),
+                )
             )
             changes = (
                 {"resolution": [old["resolution"], resolution]}

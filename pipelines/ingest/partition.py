@@ -41,6 +41,8 @@ class LoadedPartition:
     quarantined: pl.DataFrame
     rows_read: int
     files: list[str]
+    # The manifest entries read, as verified: name, rows and sha256 of every file.
+    manifest: tuple[dict[str, object], ...] = ()
 
     @property
     def rows_loaded(self) -> int:
@@ -59,6 +61,7 @@ class LoadedPartition:
             "rows_read": self.rows_read,
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
+            "manifest": list(self.manifest),
         }
 
 
@@ -81,6 +84,7 @@ def load_partition(
         quarantined=quarantined,
         rows_read=text.height,
         files=[f.name for f in files],
+        manifest=tuple({"name": f.name, "rows": f.rows, "sha256": f.sha256.lower()} for f in files),
     )
 
 

@@ -1,0 +1,175 @@
+"""The triage desk: a FastAPI application over the case store and the warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from pipelines.casestore.access import Forbidden
+from pipelines.casestore.accounts import AccountError, Accounts
+from pipelines.casestore.audit import AuditLog
+from pipelines.casestore.queue import Queue
+from pipelines.casestore.store import CaseNotFound, CaseStore
+from pipelines.casestore.triage import Triage, TriageError
+from pipelines.storage import Storage, open_storage
+from pipelines.web.auth import LoginThrottle, NotAuthenticated, require_account
+from pipelines.web.config import DeskConfig
+from pipelines.web.csrf import CsrfFailed, csrf_protect
+from pipelines.web.views import templates
+
+STATIC = Path(__file__).with_name("static")
+SESSION_COOKIE = "recon_session"
+
+
+class NotFound(LookupError):
+    """Nothing at this address (a customer, a night or a file that is not there)."""
+
+
+@dataclass
+class Desk:
+    """What every request works with."""
+
+    config: DeskConfig
+    store: CaseStore
+    accounts: Accounts
+    queue: Queue
+    triage: Triage
+    audit: AuditLog
+    warehouse: Storage | None
+    throttle: LoginThrottle
+
+    @property
+    def today(self) -> date:
+        return self.config.today or date.today()
+
+
+def open_desk(config: DeskConfig) -> Desk:
+    store = CaseStore(config.db_url)
+    accounts = Accounts(store.engine)
+    return Desk(
+        config=config,
+        store=store,
+        accounts=accounts,
+        queue=Queue(store.engine, config.sla_days, config.today),
+        triage=Triage(store, accounts),
+        audit=AuditLog(store.engine),
+        warehouse=open_storage(config.warehouse) if config.warehouse else None,
+        throttle=LoginThrottle(),
+    )
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": message}, status_code=status)
+    context = {
+        "status": status,
+        "message": message,
+        "account": getattr(request.state, "account", None),
+    }
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def _unauthenticated(request: Request, _exc: NotAuthenticated) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": "authentication required: a session or a bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = RedirectResponse("/login", status_code=303)
+        if request.method == "GET" and target != "/":
+            response = RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
+        return response
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, exc: CsrfFailed) -> Response:
+        return _error(request, 403, str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return _error(request, 403, str(exc))
+
+    @app.exception_handler(CaseNotFound)
+    async def _no_case(request: Request, exc: CaseNotFound) -> Response:
+        return _error(request, 404, f"no case {exc.args[0]}")
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        return _error(request, 404, str(exc))
+
+    @app.exception_handler(TriageError)
+    async def _triage(request: Request, exc: TriageError) -> Response:
+        return _error(request, 400, str(exc))
+
+    @app.exception_handler(AccountError)
+    async def _account(request: Request, exc: AccountError) -> Response:
+        return _error(request, 400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return _error(request, 422, f"invalid request: {problems}")
+
+    @app.exception_handler(ValueError)
+    async def _value(request: Request, exc: ValueError) -> Response:
+        return _error(request, 400, str(exc))
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+def create_app(config: DeskConfig, desk: Desk | None = None) -> FastAPI:
+    """The desk application; every route but /login and /static needs an account."""
+    from pipelines.web.routes import api, audit, cases, customers, login, nights, queue, users
+
+    app = FastAPI(title="recon triage desk", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.desk = desk or open_desk(config)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=config.signing_key(),
+        session_cookie=SESSION_COOKIE,
+        max_age=config.session_hours * 3600,
+        same_site="lax",
+        https_only=config.cookie_secure,
+    )
+    _install_errors(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(login.router)
+    protected = [Depends(require_account), Depends(csrf_protect)]
+    for module in (queue, cases, customers, nights, audit, users, api):
+        app.include_router(module.router, dependencies=protected)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+    return app

@@ -153,7 +153,9 @@ class Queue:
             "due_on": due,
             "age_days": self.age_days(),
             "overdue": and_(active, due < self.today),
-            "promise_overdue": and_(active, cases.c.next_update_by < self.today),
+            "promise_overdue": and_(
+                active, cases.c.next_update_by.is_not(None), cases.c.next_update_by < self.today
+            ),
         }
 
     # -- filters ------------------------------------------------------------------------

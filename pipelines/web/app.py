@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from pipelines.casestore.access import Forbidden
@@ -94,6 +95,11 @@ def _install_errors(app: FastAPI) -> None:
         if request.method == "GET" and target != "/":
             response = RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
         return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "nothing here", 405: "method not allowed"}
+        return _error(request, exc.status_code, messages.get(exc.status_code, str(exc.detail)))
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, exc: CsrfFailed) -> Response:

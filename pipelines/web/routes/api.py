@@ -88,7 +88,7 @@ def assign(request: Request, case_id: str, body: Assignment) -> Response:
     return json_response({"changed": changed, "case": _case(request, case_id)})
 
 
-@router.get("/customers/{customer_id}")
+@router.get("/customers/{customer_id:path}")
 def get_customer(request: Request, customer_id: str) -> Response:
     desk = request.app.state.desk
     record = read_customer(desk.warehouse, customer_id) if desk.warehouse else None

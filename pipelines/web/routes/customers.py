@@ -35,7 +35,7 @@ def customer_cases(request: Request, customer_id: str) -> list[dict]:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-@router.get("/customers/{customer_id}")
+@router.get("/customers/{customer_id:path}")
 def customer_page(request: Request, customer_id: str) -> Response:
     desk = request.app.state.desk
     record = read_customer(desk.warehouse, customer_id) if desk.warehouse else None

@@ -35,6 +35,8 @@ RULE_SPECS: dict[str, RuleSpec] = {
 }
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+# Days a person has to work a case of each severity (the desk's due dates; RECON_SLA_DAYS).
+DEFAULT_SLA_DAYS = {"critical": 1, "high": 3, "medium": 5, "low": 10}
 
 # The published columns, in contract order (section 3).
 CASE_COLUMNS = (

@@ -26,6 +26,8 @@ CREATE TABLE cases (
     closed_on DATE,
     times_seen INTEGER NOT NULL,
     updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    decided_on DATE,
+    next_update_by DATE,
     CONSTRAINT pk_cases PRIMARY KEY (case_id),
     CONSTRAINT ck_cases_status CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive')),
     CONSTRAINT ck_cases_closed_on CHECK (closed_on IS NULL OR resolution = 'no_longer_detected'),
@@ -50,6 +52,33 @@ CREATE TABLE runs (
 
 CREATE INDEX ix_runs_business_date ON runs (business_date);
 
+CREATE TABLE users (
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT,
+    disabled BOOLEAN NOT NULL,
+    session_epoch INTEGER NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_users PRIMARY KEY (name),
+    CONSTRAINT ck_users_role CHECK (role IN ('agent', 'lead', 'auditor', 'admin'))
+);
+
+CREATE TABLE api_tokens (
+    id SERIAL NOT NULL,
+    user_name TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL,
+    label TEXT,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    last_used_at TIMESTAMP WITH TIME ZONE,
+    revoked_at TIMESTAMP WITH TIME ZONE,
+    CONSTRAINT pk_api_tokens PRIMARY KEY (id),
+    CONSTRAINT fk_api_tokens_user_name_users FOREIGN KEY(user_name) REFERENCES users (name),
+    CONSTRAINT uq_api_tokens_token_sha256 UNIQUE (token_sha256)
+);
+
+CREATE INDEX ix_api_tokens_user_name ON api_tokens (user_name);
+
 CREATE TABLE case_history (
     id SERIAL NOT NULL,
     case_id TEXT NOT NULL,
@@ -63,7 +92,7 @@ CREATE TABLE case_history (
     note TEXT,
     changes JSON,
     CONSTRAINT pk_case_history PRIMARY KEY (id),
-    CONSTRAINT ck_case_history_action CHECK (action IN ('created', 'details_changed', 'closed', 'reopened', 'status_changed', 'assigned')),
+    CONSTRAINT ck_case_history_action CHECK (action IN ('created', 'details_changed', 'closed', 'reopened', 'status_changed', 'assigned', 'contacted')),
     CONSTRAINT fk_case_history_case_id_cases FOREIGN KEY(case_id) REFERENCES cases (case_id),
     CONSTRAINT fk_case_history_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
 );

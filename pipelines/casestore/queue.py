@@ -28,9 +28,8 @@ from sqlalchemy import (
 
 from pipelines.casestore.schema import cases
 from pipelines.casestore.sqlfn import abs_cents, add_days, days_between, json_text
-from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER, STATUSES
+from pipelines.catalogue import DEFAULT_SLA_DAYS, RULE_SPECS, SEVERITY_ORDER, STATUSES
 
-DEFAULT_SLA_DAYS: Mapping[str, int] = {"critical": 1, "high": 3, "medium": 5, "low": 10}
 ACTIVE = ("open", "acknowledged")
 CLOSED = tuple(s for s in STATUSES if s not in ACTIVE)
 LETTER_RULES = tuple(r for r, spec in RULE_SPECS.items() if spec.key == ("letter_id",))
@@ -43,18 +42,6 @@ ORDERS = ("triage", "due", "amount", "age", "first_seen")
 # amount_kind (contract section 3) is filtered on when the case store has the column.
 AMOUNT_KIND = cases.c.get("amount_kind")
 LIST_COLUMNS = tuple(c for c in cases.c if c.name != "evidence")
-
-
-def parse_sla(text: str | None) -> dict[str, int]:
-    """'critical=1,high=3' over the defaults; every severity needs a whole number of days >= 0."""
-    sla = dict(DEFAULT_SLA_DAYS)
-    for part in filter(None, (p.strip() for p in (text or "").split(","))):
-        severity, _, days = part.partition("=")
-        severity = severity.strip()
-        if severity not in SEVERITY_ORDER or not days.strip().isdigit():
-            raise ValueError(f"bad service level {part!r}: expected SEVERITY=DAYS")
-        sla[severity] = int(days)
-    return sla
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -14,56 +12,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from pipelines.casestore.access import Forbidden
-from pipelines.casestore.accounts import AccountError, Accounts
-from pipelines.casestore.audit import AuditLog
-from pipelines.casestore.queue import Queue
-from pipelines.casestore.store import CaseNotFound, CaseStore
-from pipelines.casestore.triage import Triage, TriageError
-from pipelines.storage import Storage, open_storage
-from pipelines.web.auth import LoginThrottle, NotAuthenticated, require_account
+from pipelines.casestore.accounts import AccountError
+from pipelines.casestore.store import CaseNotFound
+from pipelines.casestore.triage import TriageError
+from pipelines.web.auth import NotAuthenticated, require_account
 from pipelines.web.config import DeskConfig
 from pipelines.web.csrf import CsrfFailed, csrf_protect
+from pipelines.web.desk import Desk, NotFound, open_desk
+from pipelines.web.routes import api, audit, cases, customers, login, nights, queue, users
 from pipelines.web.views import templates
 
 STATIC = Path(__file__).with_name("static")
 SESSION_COOKIE = "recon_session"
-
-
-class NotFound(LookupError):
-    """Nothing at this address (a customer, a night or a file that is not there)."""
-
-
-@dataclass
-class Desk:
-    """What every request works with."""
-
-    config: DeskConfig
-    store: CaseStore
-    accounts: Accounts
-    queue: Queue
-    triage: Triage
-    audit: AuditLog
-    warehouse: Storage | None
-    throttle: LoginThrottle
-
-    @property
-    def today(self) -> date:
-        return self.config.today or date.today()
-
-
-def open_desk(config: DeskConfig) -> Desk:
-    store = CaseStore(config.db_url)
-    accounts = Accounts(store.engine)
-    return Desk(
-        config=config,
-        store=store,
-        accounts=accounts,
-        queue=Queue(store.engine, config.sla_days, config.today),
-        triage=Triage(store, accounts),
-        audit=AuditLog(store.engine),
-        warehouse=open_storage(config.warehouse) if config.warehouse else None,
-        throttle=LoginThrottle(),
-    )
 
 
 def _wants_json(request: Request) -> bool:
@@ -146,8 +106,6 @@ def _quote(path: str) -> str:
 
 def create_app(config: DeskConfig, desk: Desk | None = None) -> FastAPI:
     """The desk application; every route but /login and /static needs an account."""
-    from pipelines.web.routes import api, audit, cases, customers, login, nights, queue, users
-
     app = FastAPI(title="recon triage desk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.desk = desk or open_desk(config)
     app.add_middleware(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from pipelines.casestore.queue import DEFAULT_SLA_DAYS, parse_sla
+from pipelines.catalogue import DEFAULT_SLA_DAYS
 
 LOCAL_HOST = "127.0.0.1"
 
@@ -55,27 +54,3 @@ class DeskConfig:
 
 
 _EPHEMERAL = secrets.token_urlsafe(32)
-
-
-def parse_networks(text: str | None) -> tuple[Network, ...]:
-    """'127.0.0.1, 10.0.0.0/8' as networks (a bare address is a /32 or /128)."""
-    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
-    try:
-        return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
-    except ValueError as exc:
-        raise ValueError(f"RECON_TRUSTED_PROXIES: {exc}") from exc
-
-
-def from_environment(db_url: str, warehouse: str | None) -> DeskConfig:
-    """The settings of the environment variables documented in docs/desk.md."""
-    env = os.environ
-    return DeskConfig(
-        db_url=db_url,
-        warehouse=warehouse,
-        secret_key=env.get("RECON_SECRET_KEY") or None,
-        sla_days=parse_sla(env.get("RECON_SLA_DAYS")),
-        trusted_user_header=env.get("RECON_TRUSTED_USER_HEADER") or None,
-        trusted_proxies=parse_networks(env.get("RECON_TRUSTED_PROXIES")),
-        cookie_secure=env.get("RECON_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
-        session_hours=int(env.get("RECON_SESSION_HOURS", "12")),
-    )

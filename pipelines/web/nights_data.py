@@ -18,9 +18,13 @@ from typing import Any
 import polars as pl
 
 from pipelines.contract import SOURCES
-from pipelines.ingest.warehouse import STATS_FILE, curated_prefix, quarantine_prefix
-from pipelines.publish import night_prefix
-from pipelines.quality.layout import summary_key
+from pipelines.layout import (
+    QUARANTINE_FILE,
+    cases_prefix,
+    quality_summary_key,
+    quarantine_prefix,
+    stats_key,
+)
 from pipelines.storage import Storage
 
 NIGHT_KEY = re.compile(r"cases/business_date=([0-9]{4}-[0-9]{2}-[0-9]{2})/summary\.json")
@@ -42,7 +46,7 @@ def _json(warehouse: Storage, key: str) -> dict[str, Any] | None:
 
 def night_dates(warehouse: Storage) -> list[date]:
     """Business dates with a published summary, newest first."""
-    found = (NIGHT_KEY.fullmatch(k) for k in warehouse.list("cases/"))
+    found = (NIGHT_KEY.fullmatch(k) for k in warehouse.list_keys("cases/"))
     return sorted((date.fromisoformat(m.group(1)) for m in found if m), reverse=True)
 
 
@@ -50,35 +54,35 @@ def night_summaries(warehouse: Storage) -> list[dict[str, Any]]:
     """Every published night's summary, newest first."""
     out = []
     for day in night_dates(warehouse):
-        summary = _json(warehouse, f"{night_prefix(day)}/summary.json") or {}
+        summary = _json(warehouse, f"{cases_prefix(day)}/summary.json") or {}
         out.append({"business_date": day, "summary": summary})
     return out
 
 
 def night_files(warehouse: Storage, day: date) -> list[str]:
     """Names of the files published for the night."""
-    prefix = night_prefix(day) + "/"
-    return [k[len(prefix) :] for k in warehouse.list(prefix) if "/" not in k[len(prefix) :]]
+    prefix = cases_prefix(day) + "/"
+    return [k[len(prefix) :] for k in warehouse.list_keys(prefix) if "/" not in k[len(prefix) :]]
 
 
 def night_detail(warehouse: Storage, day: date) -> dict[str, Any] | None:
     """The night's summary, per-source ingest stats, manifests, quality and quarantine."""
-    summary = _json(warehouse, f"{night_prefix(day)}/summary.json")
+    summary = _json(warehouse, f"{cases_prefix(day)}/summary.json")
     if summary is None:
         return None
     sources = {}
     for source in SOURCES:
-        stats = _json(warehouse, f"{curated_prefix(source, day)}/{STATS_FILE}") or {}
+        stats = _json(warehouse, stats_key(source, day)) or {}
         sources[source] = {
             "stats": stats,
-            "quality": _json(warehouse, summary_key(source, day)),
+            "quality": _json(warehouse, quality_summary_key(source, day)),
             "quarantine": _quarantine(warehouse, source, day),
         }
     return {"summary": summary, "sources": sources, "files": night_files(warehouse, day)}
 
 
 def _quarantine(warehouse: Storage, source: str, day: date) -> dict[str, Any]:
-    key = f"{quarantine_prefix(source, day)}/quarantine.parquet"
+    key = f"{quarantine_prefix(source, day)}/{QUARANTINE_FILE}"
     if not warehouse.exists(key):
         return {"rows": [], "columns": [], "total": 0}
     frame = pl.read_parquet(io.BytesIO(warehouse.read_bytes(key)))
@@ -102,6 +106,6 @@ def night_file(warehouse: Storage, day: date, name: str) -> tuple[bytes, str] | 
     ):
         return None
     suffix = name[name.rfind(".") :]
-    return warehouse.read_bytes(f"{night_prefix(day)}/{name}"), CONTENT_TYPES.get(
+    return warehouse.read_bytes(f"{cases_prefix(day)}/{name}"), CONTENT_TYPES.get(
         suffix, "application/octet-stream"
     )

@@ -7,7 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from pipelines.web.app import NotFound
+from pipelines.web.desk import NotFound
 from pipelines.web.nights_data import night_detail, night_file, night_summaries
 from pipelines.web.views import templates
 

@@ -127,10 +127,9 @@ class Queue:
         )
 
     def age_days(self) -> ColumnElement[Any]:
-        end = case(
-            (cases.c.status.in_(ACTIVE), literal(self.today)),
-            else_=func.coalesce(cases.c.decided_on, cases.c.closed_on, literal(self.today)),
-        )
+        today = literal(self.today)
+        closed = func.coalesce(cases.c.decided_on, cases.c.closed_on, today)
+        end = case((cases.c.status.in_(ACTIVE), today), (closed > today, today), else_=closed)
         return days_between(cases.c.first_seen, end)
 
     def _computed(self) -> dict[str, ColumnElement[Any]]:

@@ -41,7 +41,7 @@ TABLE_COLUMNS = (
 SUMMARY_WIDTH = 60
 
 
-class BadInput(click.ClickException):
+class CasesUsageError(click.ClickException):
     """A usage problem the user can fix: exit code 2."""
 
     exit_code = 2
@@ -64,19 +64,19 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
         try:
             url = case_store_url(db_url, warehouse)
         except ConfigError as exc:
-            raise BadInput(str(exc)) from exc
+            raise CasesUsageError(str(exc)) from exc
         parsed = make_url(url)
         if (
             parsed.get_backend_name() == "sqlite"
             and parsed.database not in (None, "", ":memory:")
             and not Path(parsed.database).exists()
         ):
-            raise BadInput(f"no case store at {parsed.database} (give --db or --warehouse)")
+            raise CasesUsageError(f"no case store at {parsed.database} (give --db or --warehouse)")
         with CaseStore(url) as store:
             try:
                 command(store=store, **kwargs)
             except CaseNotFound as exc:
-                raise BadInput(f"unknown case id: {exc.args[0]}") from exc
+                raise CasesUsageError(f"unknown case id: {exc.args[0]}") from exc
 
     return wrapper
 
@@ -254,7 +254,7 @@ def _acting(store: CaseStore) -> tuple[str, Triage | None, Account | None]:
         accounts = Accounts(store.engine)
         account = accounts.for_token(token)
         if account is None:
-            raise BadInput("RECON_TOKEN is not a live token of an enabled account")
+            raise CasesUsageError("RECON_TOKEN is not a live token of an enabled account")
         return account.name, Triage(store, accounts), account
     return f"os:{getpass.getuser()}", None, None
 
@@ -291,7 +291,7 @@ def set_status(store: CaseStore, case_id: str, status: str, note: str) -> None:
         else:
             changed = store.set_status(case_id, status, actor, note)
     except (ValueError, Forbidden) as exc:
-        raise BadInput(str(exc)) from exc
+        raise CasesUsageError(str(exc)) from exc
     if changed:
         click.echo(f"case {case_id}: {before['status']} -> {status} (by {actor})")
     else:
@@ -313,7 +313,7 @@ def assign(store: CaseStore, case_id: str, owner: str, note: str | None) -> None
         else:
             changed = store.assign(case_id, owner, actor, note)
     except (ValueError, Forbidden) as exc:
-        raise BadInput(str(exc)) from exc
+        raise CasesUsageError(str(exc)) from exc
     if changed:
         click.echo(f"case {case_id} assigned to {owner} (by {actor})")
     else:

@@ -91,7 +91,7 @@ class Accounts:
             )
         return Account(name, role)
 
-    def list(self) -> list[dict[str, object]]:
+    def listing(self) -> list[dict[str, object]]:
         """Every account (without hashes), by name, with its number of live tokens."""
         with self.engine.connect() as conn:
             rows = [
@@ -102,7 +102,7 @@ class Accounts:
                     ).order_by(users.c.name)
                 ).mappings()
             ]
-            live = dict(
+            live: dict[str, int] = dict(
                 conn.execute(
                     select(api_tokens.c.user_name, func.count())
                     .where(api_tokens.c.revoked_at.is_(None))

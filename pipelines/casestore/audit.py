@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, select
+from sqlalchemy import ColumnElement, Engine, Select, func, select
 
 from pipelines.casestore.schema import PIPELINE_ACTOR, case_history
 
@@ -62,7 +62,7 @@ class AuditLog:
             where.append(h.at < datetime.combine(f.date_to + timedelta(days=1), time(), UTC))
         return where
 
-    def _select(self, f: AuditFilter):  # type: ignore[no-untyped-def]
+    def _select(self, f: AuditFilter) -> Select[Any]:
         return select(case_history).where(*self._where(f)).order_by(case_history.c.id.desc())
 
     def page(self, f: AuditFilter, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:

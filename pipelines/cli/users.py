@@ -47,7 +47,14 @@ def users() -> None:
 @click.option("--no-password", is_flag=True, help="Token or single-sign-on only.")
 @db_option
 @warehouse_option
-def add(name: str, role: str, password_stdin: bool, no_password: bool, db_url, warehouse) -> None:  # type: ignore[no-untyped-def]
+def add(
+    name: str,
+    role: str,
+    password_stdin: bool,
+    no_password: bool,
+    db_url: str | None,
+    warehouse: str | None,
+) -> None:
     """Add an account NAME with a role."""
     accounts = _accounts(db_url, warehouse)
     password = None if no_password else _password(password_stdin)
@@ -61,9 +68,9 @@ def add(name: str, role: str, password_stdin: bool, no_password: bool, db_url, w
 @users.command("list")
 @db_option
 @warehouse_option
-def list_users(db_url, warehouse) -> None:  # type: ignore[no-untyped-def]
+def list_users(db_url: str | None, warehouse: str | None) -> None:
     """List the accounts."""
-    rows = _accounts(db_url, warehouse).list()
+    rows = _accounts(db_url, warehouse).listing()
     if not rows:
         click.echo("no users")
         return
@@ -79,7 +86,7 @@ def list_users(db_url, warehouse) -> None:  # type: ignore[no-untyped-def]
 @click.argument("name")
 @db_option
 @warehouse_option
-def disable(name: str, db_url, warehouse) -> None:  # type: ignore[no-untyped-def]
+def disable(name: str, db_url: str | None, warehouse: str | None) -> None:
     """Disable NAME: its sessions and tokens stop working at once."""
     try:
         _accounts(db_url, warehouse).disable(name)
@@ -93,7 +100,9 @@ def disable(name: str, db_url, warehouse) -> None:  # type: ignore[no-untyped-de
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @db_option
 @warehouse_option
-def set_password(name: str, password_stdin: bool, db_url, warehouse) -> None:  # type: ignore[no-untyped-def]
+def set_password(
+    name: str, password_stdin: bool, db_url: str | None, warehouse: str | None
+) -> None:
     """Set NAME's password; their open sessions end."""
     accounts = _accounts(db_url, warehouse)
     try:
@@ -109,7 +118,9 @@ def set_password(name: str, password_stdin: bool, db_url, warehouse) -> None:  #
 @click.option("--revoke", is_flag=True, help="Revoke every token of NAME instead.")
 @db_option
 @warehouse_option
-def token(name: str, label: str | None, revoke: bool, db_url, warehouse) -> None:  # type: ignore[no-untyped-def]
+def token(
+    name: str, label: str | None, revoke: bool, db_url: str | None, warehouse: str | None
+) -> None:
     """Print a new bearer token for NAME (shown once; only its hash is kept)."""
     accounts = _accounts(db_url, warehouse)
     try:

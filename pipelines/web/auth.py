@@ -41,10 +41,10 @@ def resolve_account(request: Request) -> Account | None:
         if name:
             request.state.via = "proxy"
             return desk.accounts.get(name)
-    name, epoch = request.session.get("user"), request.session.get("epoch")
-    if not isinstance(name, str):
+    user, epoch = request.session.get("user"), request.session.get("epoch")
+    if not isinstance(user, str):
         return None
-    account = desk.accounts.get(name)
+    account = desk.accounts.get(user)
     if account is None or account.session_epoch != epoch:
         request.session.pop("user", None)
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from fastapi import APIRouter, Form, Request
@@ -37,7 +38,7 @@ def _back(request: Request, case_id: str, done: str) -> Response:
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
-def _attempt(request: Request, case_id: str, change, done: str) -> Response:  # type: ignore[no-untyped-def]
+def _attempt(request: Request, case_id: str, change: Callable[[], object], done: str) -> Response:
     """Run the change; a change that cannot be made comes back as a message on the page."""
     try:
         changed = change()

@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from pipelines.storage import Storage
 from pipelines.web.desk import NotFound
 from pipelines.web.nights_data import night_detail, night_file, night_summaries
 from pipelines.web.views import templates
@@ -16,7 +17,7 @@ router = APIRouter()
 FILE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 
 
-def _warehouse(request: Request):  # type: ignore[no-untyped-def]
+def _warehouse(request: Request) -> Storage:
     warehouse = request.app.state.desk.warehouse
     if warehouse is None:
         raise NotFound("no warehouse is configured: start the desk with --warehouse")

@@ -16,7 +16,7 @@ router = APIRouter()
 def users_page(request: Request) -> Response:
     check_admin(request.state.account)
     desk = request.app.state.desk
-    context = {"account": request.state.account, "users": desk.accounts.list(), "roles": ROLES}
+    context = {"account": request.state.account, "users": desk.accounts.listing(), "roles": ROLES}
     return templates.TemplateResponse(request, "users.html", context)
 
 

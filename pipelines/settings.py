@@ -214,3 +214,8 @@ def desk_settings(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "cookie_secure": _FLAGS[flag],
         "session_hours": int(hours),
     }
+
+
+def desk_url(env: Mapping[str, str] = os.environ) -> str | None:
+    """RECON_DESK_URL: where the triage desk is served, for the link in the Airflow UI."""
+    return env.get("RECON_DESK_URL", "").strip() or None

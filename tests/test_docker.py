@@ -29,6 +29,16 @@ AIRFLOW_SERVICES = (
 # Read by the code, but compose wires the case store through the recon_db connection instead.
 FALLBACK_ONLY = {"RECON_DB_URL"}
 OPTIONAL = {"RECON_ALERT_WEBHOOK"}
+# Read by the triage desk (the recon-desk service) and by command-line triage, not the DAG.
+DESK_ONLY = {
+    "RECON_SECRET_KEY",
+    "RECON_SLA_DAYS",
+    "RECON_TRUSTED_USER_HEADER",
+    "RECON_TRUSTED_PROXIES",
+    "RECON_COOKIE_SECURE",
+    "RECON_SESSION_HOURS",
+    "RECON_TOKEN",
+}
 # Subcommands of `airflow celery`, which the Celery provider adds: the Airflow image ships
 # it; this test environment may not.
 CELERY_SUBCOMMANDS = {"worker", "flower", "stop"}
@@ -44,7 +54,7 @@ def env_read_by_code() -> set[str]:
     for path in [*REPO.glob("dags/**/*.py"), *REPO.glob("pipelines/**/*.py")]:
         names |= set(re.findall(r"\bRECON_[A-Z_]+\b", path.read_text()))
     conns = {f"AIRFLOW_CONN_{c.upper()}" for c in (AWS_CONN_ID, DB_CONN_ID)}
-    return names - FALLBACK_ONLY | conns
+    return names - FALLBACK_ONLY - DESK_ONLY | conns
 
 
 def test_the_stack_has_every_service():
@@ -162,3 +172,18 @@ def test_commands_are_airflow_commands(tmp_path):
     for command in commands:
         if command[0] == "celery":
             assert command[1] in CELERY_SUBCOMMANDS
+
+
+def test_the_desk_is_wired_to_the_stack_and_bound_to_loopback():
+    desk = SERVICES["recon-desk"]
+    assert desk["entrypoint"] == ["recon"] and desk["command"][:1] == ["serve"]
+    assert all(default(p).startswith("127.0.0.1:") for p in desk["ports"])
+    env = desk["environment"]
+    assert DESK_ONLY - {"RECON_TOKEN"} <= set(env)
+    db = urlsplit(default(env["RECON_DB_URL"]))
+    assert db.hostname == "postgres" and db.scheme == "postgresql+psycopg"
+    assert default(env["RECON_WAREHOUSE"]) == default(
+        SERVICES["airflow-worker"]["environment"]["RECON_WAREHOUSE"]
+    )
+    assert default(env["RECON_SECRET_KEY"]) == ""  # never a default secret: set it to start
+    assert urlsplit(default(env["AWS_ENDPOINT_URL"])).hostname == "minio"

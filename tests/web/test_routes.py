@@ -14,6 +14,7 @@ from pipelines.casestore.store import CaseStore
 from tests.support.desk import (
     CASES,
     CHARGE,
+    CSRF_META,
     HOSTILE,
     HOSTILE_CASE,
     LETTER,
@@ -579,15 +580,23 @@ def test_api_with_a_bearer_token(client: TestClient, db_url: str) -> None:
 def test_trusted_proxy_header_only_from_trusted_addresses(db_url: str) -> None:
     from pipelines.settings import parse_networks
 
-    plain = make_client(db_url)
-    assert plain.get("/", headers={"X-Remote-User": "lena"}).status_code == 303  # off by default
-    trusted = make_client(
-        db_url,
-        trusted_user_header="X-Remote-User",
-        trusted_proxies=parse_networks("testclient") if False else parse_networks("10.0.0.0/8"),
+    header = {"X-Remote-User": "lena"}
+    assert make_client(db_url).get("/", headers=header).status_code == 303  # off by default
+    app = make_client(
+        db_url, trusted_user_header="X-Remote-User", trusted_proxies=parse_networks("10.0.0.0/8")
+    ).app
+    via_proxy = TestClient(
+        app, base_url="http://127.0.0.1", client=("10.0.0.5", 4000), follow_redirects=False
     )
-    assert trusted.get("/", headers={"X-Remote-User": "lena"}).status_code == 303  # not 10.x
-    # starlette's TestClient connects from "testclient"; a proxy on 127.0.0.1 is tested in
-    # the browser suite, here the address check itself:
-    config = trusted.app.state.desk.config
-    assert config.trusts("10.1.2.3") and not config.trusts("127.0.0.1") and not config.trusts(None)
+    assert via_proxy.get("/", headers=header).status_code == 200
+    assert via_proxy.get("/", headers={"X-Remote-User": "mallory"}).status_code == 303
+    token = CSRF_META.search(via_proxy.get("/", headers=header).text).group(1)  # type: ignore[union-attr]
+    cid = CHARGE["case_id"]
+    assert via_proxy.post(f"/cases/{cid}/take", headers=header).status_code == 403  # CSRF
+    taken = via_proxy.post(f"/cases/{cid}/take", headers=header, data={"csrf_token": token})
+    assert taken.status_code == 303
+    assert history_actors(db_url, cid)[-1] == ("lena", "assigned")
+    direct = TestClient(
+        app, base_url="http://127.0.0.1", client=("192.168.1.9", 4000), follow_redirects=False
+    )
+    assert direct.get("/", headers=header).status_code == 303  # not from a trusted proxy

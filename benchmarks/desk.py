@@ -18,6 +18,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -161,6 +162,7 @@ def main() -> None:
         t0 = time.perf_counter()
         fill_store(url, args.cases, customers)
         fill_s = time.perf_counter() - t0
+        print(f"store filled with {args.cases} cases in {fill_s:.1f}s", file=sys.stderr)
         app = create_app(
             DeskConfig(
                 db_url=url,
@@ -183,7 +185,10 @@ def main() -> None:
             "case page": f"/cases/{one['case_id']}",
             "customer page": f"/customers/{one['customer_id']}",
         }
-        results = {name: timed(client, path, args.repeat) for name, path in pages.items()}
+        results = {}
+        for name, path in pages.items():
+            results[name] = timed(client, path, args.repeat)
+            print(f"{name}: {results[name]}", file=sys.stderr)
     report = {
         "cases": args.cases,
         "profile": args.profile,

@@ -40,6 +40,8 @@ CREATE INDEX ix_cases_rule_id_status ON cases (rule_id, status);
 
 CREATE INDEX ix_cases_status_last_seen ON cases (status, last_seen);
 
+CREATE INDEX ix_cases_status_owner_severity_rule_id ON cases (status, owner, severity, rule_id);
+
 CREATE TABLE runs (
     run_id TEXT NOT NULL,
     business_date DATE NOT NULL,

@@ -147,20 +147,20 @@ class Queue:
     # -- filters ------------------------------------------------------------------------
 
     def _conditions(
-        self, f: QueueFilter, viewer: str | None, skip: str | None = None
+        self, f: QueueFilter, viewer: str | None, skip: frozenset[str] | set[str] = frozenset()
     ) -> list[ColumnElement[bool]]:
         c = cases.c
         computed = self._computed()
         where: list[ColumnElement[bool]] = []
-        if f.rules and skip != "rule_id":
+        if f.rules and "rule_id" not in skip:
             where.append(c.rule_id.in_(f.rules))
-        if f.severities and skip != "severity":
+        if f.severities and "severity" not in skip:
             where.append(c.severity.in_(f.severities))
-        if f.statuses and skip != "status":
+        if f.statuses and "status" not in skip:
             where.append(c.status.in_(f.statuses))
-        if f.amount_kinds and skip != "amount_kind":
+        if f.amount_kinds and "amount_kind" not in skip:
             where.append(false() if AMOUNT_KIND is None else AMOUNT_KIND.in_(f.amount_kinds))
-        if skip != "owner":
+        if "owner" not in skip:
             where.extend(_owner_condition(f.owner, viewer))
         if f.min_amount is not None:
             where.append(abs_cents(c.amount_at_risk) >= int(f.min_amount * 100))
@@ -171,7 +171,7 @@ class Queue:
             where.append(age >= f.min_age)
         if f.max_age is not None:
             where.append(age <= f.max_age)
-        if f.due is not None and skip != "due":
+        if f.due is not None and "due" not in skip:
             due, today = computed["due_on"], self.today
             where.append(c.status.in_(ACTIVE))
             if f.due == "overdue":
@@ -180,7 +180,7 @@ class Queue:
                 where.append(due == today)
             else:
                 where.append(and_(due >= today, due <= today + timedelta(days=7)))
-        if f.promise_overdue and skip != "promise_overdue":
+        if f.promise_overdue and "promise_overdue" not in skip:
             where.append(computed["promise_overdue"])
         if f.search and f.search.strip():
             term = f.search.strip()
@@ -232,39 +232,55 @@ class Queue:
             )
             query = self.select(f, viewer).limit(per_page).offset((page - 1) * per_page)
             rows = [dict(r) for r in conn.execute(query).mappings()]
-            counts = self._counts(conn, f, viewer) if with_counts else {}
+        counts = self.counts(f, viewer) if with_counts else {}
         return QueuePage(rows, total or 0, page, per_page, counts)
 
-    def _counts(self, conn: Any, f: QueueFilter, viewer: str | None) -> dict[str, dict[str, int]]:
-        """Per facet value, how many cases match every other filter (as faceted search does)."""
-        counts: dict[str, dict[str, int]] = {}
-        facets: dict[str, ColumnElement[Any]] = {
-            "status": cases.c.status,
-            "severity": cases.c.severity,
-            "rule_id": cases.c.rule_id,
-        }
-        if AMOUNT_KIND is not None:
-            facets["amount_kind"] = AMOUNT_KIND
-        for name, column in facets.items():
-            query = (
-                select(column, func.count())
-                .where(*self._conditions(f, viewer, skip=name))
-                .group_by(column)
-            )
-            counts[name] = {str(k): n for k, n in conn.execute(query)}
+    def counts(self, f: QueueFilter, viewer: str | None) -> dict[str, dict[str, int]]:
+        """Per facet value, how many cases match every other filter (faceted search).
+
+        One GROUP BY over the cases that pass the filters which are not facets (amount, age,
+        due, search, first seen) gives a count per (status, severity, rule, kind, owner
+        bucket); each facet's counts add up the groups that pass the other facets. `flags`
+        counts the overdue cases and late promises under the whole filter.
+        """
+        facets = _facets(f, viewer)
+        bucket = case(
+            (cases.c.owner.is_(None), UNASSIGNED),
+            (cases.c.owner == (viewer or ""), MINE),
+            (cases.c.owner == f.owner, "named"),
+            else_="other",
+        )
+        columns: list[ColumnElement[Any]] = [cases.c.status, cases.c.severity, cases.c.rule_id]
+        columns.append(literal(None) if AMOUNT_KIND is None else AMOUNT_KIND)
+        skip_facets = {"status", "severity", "rule_id", "amount_kind", "owner"}
+        where = self._conditions(f, viewer, skip=skip_facets)
+        query = select(*columns, bucket, func.count()).where(*where).group_by(*columns, bucket)
         computed = self._computed()
-        query = select(
-            func.count().filter(cases.c.owner == viewer) if viewer else literal(0),
-            func.count().filter(cases.c.owner.is_(None)),
-            func.count(),
-        ).where(*self._conditions(f, viewer, skip="owner"))
-        mine, unassigned, anyone = conn.execute(query).one()
-        counts["owner"] = {MINE: mine, UNASSIGNED: unassigned, ANYONE: anyone}
-        query = select(
+        flags = select(
             func.count().filter(computed["overdue"]),
             func.count().filter(computed["promise_overdue"]),
         ).where(*self._conditions(replace(f, due=None, promise_overdue=False), viewer))
-        overdue, promises = conn.execute(query).one()
+        with self.engine.connect() as conn:
+            groups = [tuple(r) for r in conn.execute(query)]
+            overdue, promises = conn.execute(flags).one()
+        counts: dict[str, dict[str, int]] = {
+            name: {} for name in ("status", "severity", "rule_id", "amount_kind")
+        }
+        owner_counts = {MINE: 0, UNASSIGNED: 0, ANYONE: 0}
+        for status, severity, rule, kind, owner_bucket, n in groups:
+            values = {"status": status, "severity": severity, "rule_id": rule,
+                      "amount_kind": kind, "owner": owner_bucket}  # fmt: skip
+            passes = {name: test(values[name]) for name, test in facets.items()}
+            for name in counts:
+                if values[name] is not None and all(v for k, v in passes.items() if k != name):
+                    counts[name][str(values[name])] = counts[name].get(str(values[name]), 0) + n
+            if all(v for k, v in passes.items() if k != "owner"):
+                owner_counts[ANYONE] += n
+                if owner_bucket in (MINE, UNASSIGNED):
+                    owner_counts[owner_bucket] += n
+        if AMOUNT_KIND is None:
+            counts.pop("amount_kind")
+        counts["owner"] = owner_counts
         counts["flags"] = {"overdue": overdue, "promise_overdue": promises}
         return counts
 
@@ -295,3 +311,27 @@ def _owner_condition(owner: str, viewer: str | None) -> list[ColumnElement[bool]
     if owner == MINE_OR_UNASSIGNED:
         return [or_(c.owner.is_(None), c.owner == viewer)] if viewer else [c.owner.is_(None)]
     return [c.owner == owner]
+
+
+def _facets(f: QueueFilter, viewer: str | None) -> dict[str, Any]:
+    """For each facet, a test of a group's value against the filter (as _conditions does)."""
+
+    def among(values: tuple[str, ...]) -> Any:
+        return lambda v: not values or v in values
+
+    owner_tests = {
+        ANYONE: lambda b: True,
+        "": lambda b: True,
+        UNASSIGNED: lambda b: b == UNASSIGNED,
+        MINE: lambda b: viewer is not None and b == MINE,
+        MINE_OR_UNASSIGNED: lambda b: b == UNASSIGNED or (viewer is not None and b == MINE),
+    }
+    return {
+        "status": among(f.statuses),
+        "severity": among(f.severities),
+        "rule_id": among(f.rules),
+        "amount_kind": among(f.amount_kinds),
+        "owner": owner_tests.get(
+            f.owner, lambda b: b == "named" or (b == MINE and f.owner == viewer)
+        ),
+    }

@@ -160,6 +160,8 @@ cases = Table(
     Index(None, "rule_id", "status"),
     Index(None, "customer_id"),
     Index(None, "status", "last_seen"),
+    # The desk's queue: open work by owner, counted without reading the rows.
+    Index(None, "status", "owner", "severity", "rule_id"),
 )
 
 case_sightings = Table(

@@ -600,3 +600,18 @@ def test_trusted_proxy_header_only_from_trusted_addresses(db_url: str) -> None:
         app, base_url="http://127.0.0.1", client=("192.168.1.9", 4000), follow_redirects=False
     )
     assert direct.get("/", headers=header).status_code == 303  # not from a trusted proxy
+
+
+def test_counts_per_filter_load_beside_the_queue(client: TestClient) -> None:
+    token = login(client, "lena")
+    post(client, token, f"/cases/{TARIFF['case_id']}/assign", owner="bob")
+    page = client.get("/?severity=medium").text
+    assert 'hx-get="/queue/counts?severity=medium"' in page
+    counts = client.get("/queue/counts?severity=medium").text
+    assert "medium <b>1</b>" in counts  # TARIFF is bob's: not "mine or unassigned"
+    assert "critical <b>1</b>" in counts and "high <b>2</b>" in counts  # other severities
+    assert "unassigned <b>1</b>" in counts and "anyone <b>2</b>" in counts
+    assert "2 overdue" not in counts and "1 overdue" in counts
+    bob = client.get("/api/cases?owner=bob&status=any").json()["counts"]
+    assert bob["owner"] == {"mine": 0, "unassigned": 4, "anyone": 5}
+    assert bob["severity"] == {"medium": 1} and bob["rule_id"] == {"TARIFF_MISMATCH": 1}

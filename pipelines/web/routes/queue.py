@@ -42,7 +42,7 @@ def queue_page(request: Request) -> Response:
     account = request.state.account
     f = queue_filter(request.query_params)
     page, per_page = paging(request.query_params)
-    result = desk.queue.page(f, account.name, page, per_page)
+    result = desk.queue.page(f, account.name, page, per_page, with_counts=False)
     context = {
         "account": account,
         "f": f,
@@ -53,6 +53,15 @@ def queue_page(request: Request) -> Response:
     }
     name = "_queue_results.html" if request.headers.get("HX-Request") else "queue.html"
     return templates.TemplateResponse(request, name, context)
+
+
+@router.get("/queue/counts")
+def queue_counts(request: Request) -> Response:
+    """The counts per filter value, loaded by the queue page after its rows (htmx)."""
+    desk = request.app.state.desk
+    f = queue_filter(request.query_params)
+    counts = desk.queue.counts(f, request.state.account.name)
+    return templates.TemplateResponse(request, "_queue_counts.html", {"c": counts})
 
 
 @router.get("/cases.csv")

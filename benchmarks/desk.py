@@ -92,6 +92,7 @@ def fill_store(url: str, n: int, customers: list[str], seed: int = 7) -> None:
                     "times_seen": 1,
                     "updated_at": now,
                     "decided_on": None if status in ("open", "acknowledged") else NIGHT,
+                    "letter_send_date": send if letter else None,
                 }
             )
             history.append(

@@ -28,6 +28,7 @@ CREATE TABLE cases (
     updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
     decided_on DATE,
     next_update_by DATE,
+    letter_send_date DATE,
     CONSTRAINT pk_cases PRIMARY KEY (case_id),
     CONSTRAINT ck_cases_status CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive')),
     CONSTRAINT ck_cases_closed_on CHECK (closed_on IS NULL OR resolution = 'no_longer_detected'),
@@ -36,11 +37,11 @@ CREATE TABLE cases (
 
 CREATE INDEX ix_cases_customer_id ON cases (customer_id);
 
+CREATE INDEX ix_cases_queue ON cases (status, owner, severity, rule_id, first_seen, amount_at_risk, letter_send_date, case_id);
+
 CREATE INDEX ix_cases_rule_id_status ON cases (rule_id, status);
 
 CREATE INDEX ix_cases_status_last_seen ON cases (status, last_seen);
-
-CREATE INDEX ix_cases_status_owner_severity_rule_id ON cases (status, owner, severity, rule_id);
 
 CREATE TABLE runs (
     run_id TEXT NOT NULL,

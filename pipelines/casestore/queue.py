@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from pipelines.casestore.schema import cases
-from pipelines.casestore.sqlfn import abs_cents, add_days, days_between, json_text
+from pipelines.casestore.sqlfn import abs_cents, add_days, days_between
 from pipelines.catalogue import DEFAULT_SLA_DAYS, RULE_SPECS, SEVERITY_ORDER, STATUSES
 
 ACTIVE = ("open", "acknowledged")
@@ -121,7 +121,7 @@ class Queue:
         by_sla = add_days(cases.c.first_seen, sla)
         if not LETTER_RULES:
             return by_sla
-        send_eve = add_days(json_text(cases.c.evidence, "letter", "scheduled_send_date"), -1)
+        send_eve = add_days(cases.c.letter_send_date, -1)
         return case(
             (and_(cases.c.rule_id.in_(LETTER_RULES), send_eve < by_sla), send_eve), else_=by_sla
         )
@@ -205,14 +205,12 @@ class Queue:
         }[order]
         return [*keys, c.case_id]
 
-    def select(self, f: QueueFilter, viewer: str | None) -> Select[Any]:
+    def select(self, f: QueueFilter, viewer: str | None, order: bool = True) -> Select[Any]:
         """The matching cases (without evidence) and their computed columns, in order."""
         computed = self._computed()
-        return (
-            select(*LIST_COLUMNS, *(expr.label(name) for name, expr in computed.items()))
-            .where(*self._conditions(f, viewer))
-            .order_by(*self._ordering(f.order))
-        )
+        query = select(*LIST_COLUMNS, *(expr.label(name) for name, expr in computed.items()))
+        query = query.where(*self._conditions(f, viewer))
+        return query.order_by(*self._ordering(f.order)) if order else query
 
     # -- reads --------------------------------------------------------------------------
 
@@ -230,8 +228,23 @@ class Queue:
             total = conn.scalar(
                 select(func.count()).select_from(cases).where(*self._conditions(f, viewer))
             )
-            query = self.select(f, viewer).limit(per_page).offset((page - 1) * per_page)
-            rows = [dict(r) for r in conn.execute(query).mappings()]
+            ids = list(
+                conn.scalars(
+                    select(cases.c.case_id)
+                    .where(*self._conditions(f, viewer))
+                    .order_by(*self._ordering(f.order))
+                    .limit(per_page)
+                    .offset((page - 1) * per_page)
+                )
+            )
+            # The page's ids come from the index alone; then its rows are read, in that order.
+            found = {
+                r["case_id"]: dict(r)
+                for r in conn.execute(
+                    self.select(f, viewer, order=False).where(cases.c.case_id.in_(ids))
+                ).mappings()
+            }
+            rows = [found[i] for i in ids if i in found]
         counts = self.counts(f, viewer) if with_counts else {}
         return QueuePage(rows, total or 0, page, per_page, counts)
 

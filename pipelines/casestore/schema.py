@@ -154,14 +154,26 @@ cases = Table(
     Column("decided_on", Date),
     # The update promised to the customer in the latest "customer contacted" entry.
     Column("next_update_by", Date),
+    # A letter case's letter goes out on this day (from the evidence): it is due the day before.
+    Column("letter_send_date", Date),
     CheckConstraint(_in("status", STATUSES), name="status"),
     CheckConstraint(f"closed_on IS NULL OR resolution = '{NO_LONGER_DETECTED}'", name="closed_on"),
     CheckConstraint("first_seen <= last_seen", name="seen_order"),
     Index(None, "rule_id", "status"),
     Index(None, "customer_id"),
     Index(None, "status", "last_seen"),
-    # The desk's queue: open work by owner, counted without reading the rows.
-    Index(None, "status", "owner", "severity", "rule_id"),
+    # The desk's queue: filtered, counted and ordered from the index, without reading rows.
+    Index(
+        "ix_cases_queue",
+        "status",
+        "owner",
+        "severity",
+        "rule_id",
+        "first_seen",
+        "amount_at_risk",
+        "letter_send_date",
+        "case_id",
+    ),
 )
 
 case_sightings = Table(

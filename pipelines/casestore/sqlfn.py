@@ -1,4 +1,4 @@
-"""Date, JSON and money expressions that SQLite and PostgreSQL spell differently.
+"""Date and money expressions that SQLite and PostgreSQL spell differently.
 
 SQLite keeps dates as 'YYYY-MM-DD' text and money as decimal text (see schema.Money),
 so each construct compiles to the form that compares and sorts right on each dialect.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date, Integer, Text
+from sqlalchemy import Date, Integer
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import FunctionElement
 
 
 class add_days(FunctionElement[Any]):
@@ -49,31 +49,6 @@ def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str
 def _days_between_pg(element: days_between, compiler: Any, **kw: Any) -> str:
     start, end = (compiler.process(c, **kw) for c in element.clauses)
     return f"(CAST({end} AS DATE) - CAST({start} AS DATE))"
-
-
-class json_text(FunctionElement[Any]):
-    """The text at a path of object keys inside a JSON text column (NULL when absent)."""
-
-    type = Text()
-    inherit_cache = True
-
-    def __init__(self, column: ColumnElement[Any], *path: str):
-        self.path = path
-        super().__init__(column)
-
-
-@compiles(json_text, "sqlite")
-def _json_text_sqlite(element: json_text, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.clauses.clauses[0], **kw)
-    path = "$." + ".".join(element.path)
-    return f"json_extract({column}, {compiler.render_literal_value(path, Text())})"
-
-
-@compiles(json_text, "postgresql")
-def _json_text_pg(element: json_text, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.clauses.clauses[0], **kw)
-    keys = ", ".join(compiler.render_literal_value(k, Text()) for k in element.path)
-    return f"(CAST({column} AS JSONB) #>> ARRAY[{keys}])"
 
 
 class abs_cents(FunctionElement[Any]):

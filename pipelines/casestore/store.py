@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -54,6 +55,17 @@ DETAIL_FIELDS = tuple(c for c in DETECTION_COLUMNS if c not in ("case_id", "rule
 HISTORY_RULES = tuple(r for r, spec in RULE_SPECS.items() if spec.rejudges_history)
 ACTIVE = ("open", "acknowledged")
 CHUNK = 500
+
+
+def letter_send_date(rule_id: str, evidence: str | None) -> date | None:
+    """The scheduled send date of a letter case's letter (from its evidence), else None."""
+    if RULE_SPECS[rule_id].key != ("letter_id",) or not evidence:
+        return None
+    try:
+        sent = json.loads(evidence).get("letter", {}).get("scheduled_send_date")
+        return date.fromisoformat(sent) if isinstance(sent, str) else None
+    except (ValueError, AttributeError):
+        return None
 
 
 class CaseNotFound(KeyError):
@@ -407,11 +419,13 @@ class _NightWriter:
                     "closed_on": None,
                     "times_seen": 1,
                     "updated_at": _now(),
+                    "letter_send_date": letter_send_date(det["rule_id"], det["evidence"]),
                 }
                 new_cases.append(row)
                 self._history(cid, "created", None, "open", f"first detected on {night}")
             else:
                 row = self._seen_again(old, det, seen_before=cid in sighted)
+                row["letter_send_date"] = letter_send_date(row["rule_id"], row["evidence"])
                 if row != old:
                     changed_cases.append({**row, "updated_at": _now(), "b_case_id": cid})
             self.final[cid] = row

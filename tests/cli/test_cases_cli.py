@@ -106,7 +106,7 @@ def test_show_prints_case_evidence_history_and_other_cases(warehouse: Path) -> N
     result = cli(warehouse, "show", str(CHARGE["case_id"]))
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "rule_id         CHARGE_AFTER_DEACTIVATION" in out
+    assert "rule_id           CHARGE_AFTER_DEACTIVATION" in out  # keys aligned
     assert "amount_at_risk: 0.10 -> 0.20" in out
     assert "recon  created  - -> open  first detected on 2024-04-01" in out
     others = out.split("other cases of customer C1: 1")[1]

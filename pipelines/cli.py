@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from pipelines.casestore.cli import cases
+from pipelines.casestore.dbcli import db
 from pipelines.ingest import RejectedPartition
 from pipelines.night import BadInput, NightResult, backfill, run_night
 from pipelines.quality import CriticalExpectationFailed, NightValidation, check_night
@@ -261,3 +262,4 @@ def _summary_table(summary: dict) -> str:
 
 
 main.add_command(cases)
+main.add_command(db)

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import polars as pl
 
-from pipelines.rules.cases import finish
+from pipelines.rules.detections import finish
 from pipelines.rules.inputs import NightInputs
 from pipelines.rules.money import round_half_even
 

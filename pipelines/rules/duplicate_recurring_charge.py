@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.cases import finish, money_text
+from pipelines.rules.detections import finish, money_text
 from pipelines.rules.inputs import NightInputs
 
 RULE_ID = "DUPLICATE_RECURRING_CHARGE"

@@ -12,7 +12,7 @@ from dataclasses import replace
 import polars as pl
 
 from pipelines.contract import CONTRACT_ACTIONS
-from pipelines.rules.cases import finish, money_text
+from pipelines.rules.detections import finish, money_text
 from pipelines.rules.inputs import NightInputs, latest
 from pipelines.rules.letters import customers_with_active_sims, letter_evidence
 

@@ -37,7 +37,7 @@ TABLE_COLUMNS = (
 SUMMARY_WIDTH = 60
 
 
-class BadInput(click.ClickException):
+class CasesUsageError(click.ClickException):
     """A usage problem the user can fix: exit code 2."""
 
     exit_code = 2
@@ -60,10 +60,10 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
         try:
             url = case_store_url(db_url, warehouse)
         except ConfigError as exc:
-            raise BadInput(str(exc)) from exc
+            raise CasesUsageError(str(exc)) from exc
         path = sqlite_file(url)
         if path is not None and not path.exists():
-            raise BadInput(f"no case store at {path} (give --db or --warehouse)")
+            raise CasesUsageError(f"no case store at {path} (give --db or --warehouse)")
         try:
             store = CaseStore(url)
         except SchemaError as exc:
@@ -72,7 +72,7 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
             try:
                 command(store=store, **kwargs)
             except CaseNotFound as exc:
-                raise BadInput(f"unknown case id: {exc.args[0]}") from exc
+                raise CasesUsageError(f"unknown case id: {exc.args[0]}") from exc
 
     return wrapper
 
@@ -256,7 +256,7 @@ def set_status(store: CaseStore, case_id: str, status: str, by: str, note: str) 
     try:
         changed = store.set_status(case_id, status, by, note)
     except ValueError as exc:
-        raise BadInput(str(exc)) from exc
+        raise CasesUsageError(str(exc)) from exc
     if changed:
         click.echo(f"case {case_id}: {before['status']} -> {status}")
     else:
@@ -274,7 +274,7 @@ def assign(store: CaseStore, case_id: str, owner: str, by: str, note: str | None
     try:
         changed = store.assign(case_id, owner, by, note)
     except ValueError as exc:
-        raise BadInput(str(exc)) from exc
+        raise CasesUsageError(str(exc)) from exc
     if changed:
         click.echo(f"case {case_id} assigned to {owner}")
     else:

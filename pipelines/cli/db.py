@@ -12,10 +12,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pipelines.casestore import migrate
 from pipelines.casestore.engine import sqlite_file
-from pipelines.cli.cases import BadInput
 from pipelines.settings import ConfigError, case_store_url
 
 T = TypeVar("T")
+
+
+class DbUsageError(click.ClickException):
+    """A usage problem the user can fix: exit code 2."""
+
+    exit_code = 2
 
 
 def _url_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -31,7 +36,7 @@ def _url_options(command: Callable[..., None]) -> Callable[..., None]:
         try:
             url = case_store_url(db_url, warehouse)
         except ConfigError as exc:
-            raise BadInput(str(exc)) from exc
+            raise DbUsageError(str(exc)) from exc
         command(url=url, **kwargs)
 
     return wrapper
@@ -76,7 +81,7 @@ def current(url: str) -> None:
     """Print the case store's revision, and whether it is this recon's (head)."""
     path = sqlite_file(url)
     if path is not None and not path.exists():
-        raise BadInput(f"no case store at {path} (give --db or --warehouse)")
+        raise DbUsageError(f"no case store at {path} (give --db or --warehouse)")
     revision = _checked(lambda: migrate.current(url))
     head = migrate.head()
     if revision == head:

@@ -13,9 +13,9 @@ from fractions import Fraction
 
 import polars as pl
 
+from pipelines.money import from_cents
 from pipelines.rules.detections import finish
 from pipelines.rules.inputs import NightInputs
-from pipelines.rules.money import round_half_even
 
 RULE_ID = "CHARGE_AFTER_DEACTIVATION"
 THRESHOLD_CENTS = 1
@@ -103,9 +103,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
     nets = [_net(row) for row in keys.select("shares", "credit_cents").iter_rows(named=True)]
     above = [net > THRESHOLD_CENTS for net in nets]
     cases = keys.filter(pl.Series(above, dtype=pl.Boolean)).with_columns(
-        cents=pl.Series(
-            [round_half_even(n) for n, a in zip(nets, above, strict=True) if a], dtype=pl.Int64
-        ),
+        cents=pl.Series([round(n) for n, a in zip(nets, above, strict=True) if a], dtype=pl.Int64),
         credits=pl.col("credits").fill_null([]),
     )
     return finish(
@@ -115,7 +113,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 sim=pl.struct("iccid", "status", deactivated_on="deact_date"),
                 lines="lines",
                 credits="credits",
-                net_amount=pl.col("cents").cast(pl.Decimal(18, 2)) / 100,
+                net_amount=from_cents("cents"),
             ).struct.json_encode(),
             summary=pl.format(
                 "SIM {} (line {}) was deactivated on {} but account {} is still charged {} {} "
@@ -124,7 +122,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 pl.col("msisdn").fill_null("unknown"),
                 "deact_date",
                 "account_id",
-                pl.col("cents").cast(pl.Decimal(18, 2)) / 100,
+                from_cents("cents"),
                 "currency",
                 "inactive_days",
                 "period_start",

@@ -286,14 +286,13 @@ def _mispriced(
     kit.edit_bill(customer, run, misprice)
     if abs(money(billed) - (money(upgrade or agreed))) > money("0.01"):
 
-        def mispriced_case() -> list[Case]:
-            # Read once the world has run: the agreements above are made during the run.
-            fee_then = line.agreed_fee(run)
+        def expected() -> list[Case]:
+            fee_then = line.agreed_fee(run)  # known once the world has run
             assert fee_then is not None  # the plant agreed a fee before the run
             amount = charged[0].amount - fee_then
             return [Case.priced(TM, (line.msisdn, run), customer.customer_id, amount)]
 
-        kit.expect(mispriced_case)
+        kit.expect(expected)
 
 
 def _part_period_at_full_fee(kit: Kit) -> None:

@@ -13,6 +13,7 @@ from typing import TypeVar
 import click
 
 from pipelines.cli.cases import cases
+from pipelines.cli.db import db
 from pipelines.cli.serve import serve
 from pipelines.cli.users import users
 from pipelines.ingest import RejectedPartition
@@ -266,3 +267,4 @@ def _summary_table(summary: dict) -> str:
 main.add_command(cases)
 main.add_command(users)
 main.add_command(serve)
+main.add_command(db)

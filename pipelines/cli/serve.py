@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from pipelines.casestore.migrate import SchemaError
 from pipelines.settings import ConfigError, case_store_url, desk_settings
 
 LOCAL_HOST = "127.0.0.1"
@@ -37,6 +38,9 @@ def serve(host: str, port: int, db_url: str | None, warehouse: str | None) -> No
             "lives only as long as this server",
             err=True,
         )
-    app = create_app(config)
+    try:
+        app = create_app(config)  # checks the case store's schema (recon db upgrade)
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"recon desk on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")

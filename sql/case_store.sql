@@ -37,7 +37,7 @@ CREATE TABLE cases (
 
 CREATE INDEX ix_cases_customer_id ON cases (customer_id);
 
-CREATE INDEX ix_cases_queue ON cases (status, owner, severity, rule_id, first_seen, amount_at_risk, letter_send_date, case_id);
+CREATE INDEX ix_cases_queue ON cases (status, owner, severity, rule_id, first_seen, amount_at_risk, letter_send_date, next_update_by, case_id);
 
 CREATE INDEX ix_cases_rule_id_status ON cases (rule_id, status);
 

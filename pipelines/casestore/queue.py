@@ -205,12 +205,14 @@ class Queue:
         }[order]
         return [*keys, c.case_id]
 
-    def select(self, f: QueueFilter, viewer: str | None, order: bool = True) -> Select[Any]:
+    def select(self, f: QueueFilter, viewer: str | None) -> Select[Any]:
         """The matching cases (without evidence) and their computed columns, in order."""
         computed = self._computed()
-        query = select(*LIST_COLUMNS, *(expr.label(name) for name, expr in computed.items()))
-        query = query.where(*self._conditions(f, viewer))
-        return query.order_by(*self._ordering(f.order)) if order else query
+        return (
+            select(*LIST_COLUMNS, *(expr.label(name) for name, expr in computed.items()))
+            .where(*self._conditions(f, viewer))
+            .order_by(*self._ordering(f.order))
+        )
 
     # -- reads --------------------------------------------------------------------------
 
@@ -238,12 +240,11 @@ class Queue:
                 )
             )
             # The page's ids come from the index alone; then its rows are read, in that order.
-            found = {
-                r["case_id"]: dict(r)
-                for r in conn.execute(
-                    self.select(f, viewer, order=False).where(cases.c.case_id.in_(ids))
-                ).mappings()
-            }
+            computed = self._computed()
+            by_id = select(*LIST_COLUMNS, *(e.label(n) for n, e in computed.items())).where(
+                cases.c.case_id.in_(ids)
+            )
+            found = {r["case_id"]: dict(r) for r in conn.execute(by_id).mappings()}
             rows = [found[i] for i in ids if i in found]
         counts = self.counts(f, viewer) if with_counts else {}
         return QueuePage(rows, total or 0, page, per_page, counts)

@@ -177,6 +177,7 @@ cases = Table(
         "first_seen",
         "amount_at_risk",
         "letter_send_date",
+        "next_update_by",
         "case_id",
     ),
 )

@@ -36,6 +36,7 @@ QUEUE_INDEX = [
     "first_seen",
     "amount_at_risk",
     "letter_send_date",
+    "next_update_by",
     "case_id",
 ]
 

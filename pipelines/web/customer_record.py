@@ -146,10 +146,14 @@ def _timeline(record: CustomerRecord) -> list[dict[str, Any]]:
                 "channel": "billing",
                 "agent": None,
                 "line": None,
-                "detail": f"{invoice['line_count']} lines, {total}",
+                "detail": f"{_lines(invoice['line_count'])}, {total}",
                 "ref": invoice["invoice_id"],
             }
         )
     return sorted(
         events, key=lambda e: (e["day"], e["when"] is not None, str(e["when"])), reverse=True
     )
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" if n == 1 else f"{n} lines"

@@ -123,6 +123,7 @@ def test_agent_works_a_case_end_to_end(page, desk_url: str, tmp_path: Path) -> N
     log_in(page, desk_url, "alice")
     rows = page.locator("table.queue tbody tr")
     expect(rows).to_have_count(5)
+    expect(page.locator(".counts")).to_contain_text("critical 1")  # counts loaded by htmx
     shot(page, "queue", tmp_path)
     page.select_option("select[name=severity]", "high")  # htmx swaps the results
     expect(rows).to_have_count(2)

@@ -20,6 +20,7 @@ import polars as pl
 
 from pipelines import layout
 from pipelines.casestore import open_store
+from pipelines.casestore.migrate import ensure_current
 from pipelines.catalogue import CATALOGUE_VERSION, RULE_SPECS
 from pipelines.contract import CONTRACT_VERSION, SOURCES
 from pipelines.ingest import (
@@ -205,7 +206,8 @@ def run_night(
     night (BadInput) before anything is published.
     """
     started = datetime.now(UTC)
-    db_url = case_store_url(db_url, warehouse_uri)  # fail before writing anything
+    db_url = case_store_url(db_url, warehouse_uri)  # fail before writing anything,
+    ensure_current(db_url)  # also when the case store must be upgraded first
     landing, warehouse = open_storage(landing_uri), open_storage(warehouse_uri)
     ingest_night(landing, warehouse, business_date)
     if validate:

@@ -9,12 +9,12 @@ import json
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.engine import make_url
 
+from pipelines.casestore.engine import sqlite_file
+from pipelines.casestore.migrate import SchemaError
 from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
 from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER, STATUSES
@@ -61,14 +61,14 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
             url = case_store_url(db_url, warehouse)
         except ConfigError as exc:
             raise CasesUsageError(str(exc)) from exc
-        parsed = make_url(url)
-        if (
-            parsed.get_backend_name() == "sqlite"
-            and parsed.database not in (None, "", ":memory:")
-            and not Path(parsed.database).exists()
-        ):
-            raise CasesUsageError(f"no case store at {parsed.database} (give --db or --warehouse)")
-        with CaseStore(url) as store:
+        path = sqlite_file(url)
+        if path is not None and not path.exists():
+            raise CasesUsageError(f"no case store at {path} (give --db or --warehouse)")
+        try:
+            store = CaseStore(url)
+        except SchemaError as exc:
+            raise click.ClickException(str(exc)) from exc
+        with store:
             try:
                 command(store=store, **kwargs)
             except CaseNotFound as exc:

@@ -7,7 +7,7 @@ A scheduled run processes the night of its data interval start (interval 02:00 U
 02:00 UTC the next day); the param `business_date` (YYYY-MM-DD) overrides it. `reconcile`
 is mapped over the night's RECON_SHARDS shards of customers (one task, the whole night, by
 default); update_cases merges them. Logic lives in `pipelines` and is imported inside the
-tasks; configuration is described in the README, "Running nightly with Airflow".
+tasks; configuration and operation are described in docs/operations.md.
 """
 
 from __future__ import annotations

@@ -108,6 +108,13 @@ def s3_endpoint(env: Mapping[str, str] = os.environ) -> str | None:
     return env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
 
 
+def session_environment(
+    names: tuple[str, ...], env: Mapping[str, str] = os.environ
+) -> tuple[str | None, ...]:
+    """The values of the AWS variables a boto3 session reads when it is created (a cache key)."""
+    return tuple(env.get(name) for name in names)
+
+
 def aws_region(env: Mapping[str, str] = os.environ) -> str | None:
     """AWS_REGION, when set (boto3 itself reads AWS_DEFAULT_REGION)."""
     return env.get("AWS_REGION") or None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,8 @@ from contextlib import contextmanager
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from pipelines.settings import aws_region, s3_endpoint, session_environment
 
 DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 CHUNK = 1 << 20
@@ -38,7 +39,7 @@ SESSION_ENV = (
 def _session() -> boto3.session.Session:
     """A boto3 session for the current AWS environment, shared so that its clients share
     the loaded service models (a new session costs ~70 ms per client)."""
-    return _session_for(tuple(os.environ.get(name) for name in SESSION_ENV))
+    return _session_for(session_environment(SESSION_ENV))
 
 
 @functools.cache
@@ -78,15 +79,9 @@ class S3Storage:
             raise ValueError(f"no bucket in S3 URI: {root}")
         self.bucket, self.prefix = bucket, _norm(prefix)
         self.root = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        self.endpoint_url = (
-            endpoint_url
-            or os.environ.get("AWS_ENDPOINT_URL_S3")
-            or os.environ.get("AWS_ENDPOINT_URL")
-        )
+        self.endpoint_url = endpoint_url or s3_endpoint()
         self._session = _session()
-        self.region = (
-            region or os.environ.get("AWS_REGION") or self._session.region_name or "us-east-1"
-        )
+        self.region = region or aws_region() or self._session.region_name or "us-east-1"
         self._credentials = (aws_access_key_id, aws_secret_access_key, aws_session_token)
         # A custom endpoint (MinIO, moto, Ceph) gets path-style addressing, as polars uses.
         config = Config(s3={"addressing_style": "path"}) if self.endpoint_url else None

@@ -270,7 +270,7 @@ def test_a_postgres_store_behind_is_refused_with_the_command_to_run(
         ["backfill", *night, "--start", "2024-03-10", "--end", "2024-03-10"],
         ["cases", "list", "--db", url],
         ["cases", "show", "7ae2bb90317a20ef", "--db", url],
-        ["cases", "assign", "7ae2bb90317a20ef", "carol", "--by", "alice", "--db", url],
+        ["cases", "assign", "7ae2bb90317a20ef", "carol", "--db", url],
     ):
         result = recon(*args)
         assert result.exit_code == 1, (args, result.output)

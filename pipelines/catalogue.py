@@ -80,7 +80,11 @@ DETECTION_COLUMNS = (
     "evidence",
 )
 
-STATUSES = ("open", "acknowledged", "resolved", "false_positive")
+# Statuses people set, and `withdrawn`, set by a rerun of the latest night to a case that
+# only the night's earlier run raised (contract section 3).
+PERSON_STATUSES = ("open", "acknowledged", "resolved", "false_positive")
+WITHDRAWN = "withdrawn"
+STATUSES = (*PERSON_STATUSES, WITHDRAWN)
 NO_LONGER_DETECTED = "no_longer_detected"
 
 

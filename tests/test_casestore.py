@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from pipelines.casestore import CaseNotFound, CaseStore
-from pipelines.casestore import store as store_module
+from pipelines.casestore.nightly import NightWriter
 from pipelines.casestore.schema import DDL_PATH, case_sightings, metadata, render_ddl, runs
 from pipelines.catalogue import CASE_COLUMNS, DETECTION_COLUMNS, RULE_SPECS, case_id
 from pipelines.storage import parquet_bytes
@@ -111,7 +111,12 @@ def test_new_detection_opens_a_case(store: CaseStore, run: Runs) -> None:
     assert pub["status"].to_list() == ["open", "open"]
     assert pub["first_seen"].to_list() == pub["last_seen"].to_list() == [D1, D1]
     assert pub["business_date"].to_list() == [D1, D1]
-    assert outcome.counts["CHARGE_AFTER_DEACTIVATION"] == {"new": 1, "still_open": 0, "closed": 0}
+    assert outcome.counts["CHARGE_AFTER_DEACTIVATION"] == {
+        "new": 1,
+        "still_open": 0,
+        "closed": 0,
+        "withdrawn": 0,
+    }
     assert set(outcome.counts) == set(RULE_SPECS)
     got = case(store, a)
     assert {k: got[k] for k in DETECTION_COLUMNS} == a
@@ -129,7 +134,12 @@ def test_seen_again_moves_last_seen_and_counts_sightings(store: CaseStore, run: 
     a = det()
     run(D1, a)
     outcome = run(D2, a)
-    assert outcome.counts["CHARGE_AFTER_DEACTIVATION"] == {"new": 0, "still_open": 1, "closed": 0}
+    assert outcome.counts["CHARGE_AFTER_DEACTIVATION"] == {
+        "new": 0,
+        "still_open": 1,
+        "closed": 0,
+        "withdrawn": 0,
+    }
     assert outcome.published.row(0, named=True)["first_seen"] == D1
     got = case(store, a)
     assert (got["first_seen"], got["last_seen"], got["times_seen"]) == (D1, D2, 2)
@@ -381,7 +391,7 @@ def test_a_failed_night_leaves_no_trace(
     def boom(*_args: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(store_module._NightWriter, "close_missing", boom)
+    monkeypatch.setattr(NightWriter, "counts", boom)  # after every write of the night
     with pytest.raises(RuntimeError):
         run(D2, det(key="b"))
     assert [c["case_id"] for c in store.list_cases()] == [det(key="a")["case_id"]]

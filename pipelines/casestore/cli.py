@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
-from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER, STATUSES
+from pipelines.catalogue import PERSON_STATUSES, RULE_SPECS, SEVERITY_ORDER, STATUSES
 
 LIST_COLUMNS = (*cases_table.columns.keys(), "age_days")
 TABLE_COLUMNS = (
@@ -267,7 +267,7 @@ def show(store: CaseStore, case_id: str) -> None:
 
 @cases.command("set-status")
 @click.argument("case_id")
-@click.argument("status", type=click.Choice(STATUSES))
+@click.argument("status", type=click.Choice(PERSON_STATUSES))
 @click.option("--by", required=True, help="Who makes the change.")
 @click.option("--note", required=True, help="Why.")
 @_store_options

@@ -32,12 +32,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.types import TypeEngine
 
-from pipelines.catalogue import NO_LONGER_DETECTED, STATUSES
+from pipelines.catalogue import NO_LONGER_DETECTED, STATUSES, WITHDRAWN
 
 DDL_PATH = Path(__file__).resolve().parents[2] / "sql" / "case_store.sql"
 CENT = Decimal("0.01")
 PIPELINE_ACTOR = "recon"
 MANUAL_RESOLUTION = "manual"
+WITHDRAWN_RESOLUTION = "not_found_by_rerun"
 HISTORY_ACTIONS = (
     "created",
     "details_changed",
@@ -45,6 +46,7 @@ HISTORY_ACTIONS = (
     "reopened",
     "status_changed",
     "assigned",
+    WITHDRAWN,
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +12,6 @@ import polars as pl
 from sqlalchemy import (
     Connection,
     Engine,
-    bindparam,
     create_engine,
     event,
     func,
@@ -23,11 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 
+from pipelines.casestore.nightly import NightWriter
 from pipelines.casestore.schema import (
     MANUAL_RESOLUTION,
     PIPELINE_ACTOR,
     case_history,
-    case_sightings,
     cases,
     metadata,
     runs,
@@ -35,10 +33,11 @@ from pipelines.casestore.schema import (
 from pipelines.catalogue import (
     CASE_COLUMNS,
     DETECTION_COLUMNS,
-    NO_LONGER_DETECTED,
+    PERSON_STATUSES,
     RULE_SPECS,
     SEVERITY_ORDER,
     STATUSES,
+    WITHDRAWN,
 )
 
 MONEY = pl.Decimal(18, 2)
@@ -58,11 +57,6 @@ PUBLISHED_EXTRAS: dict[str, pl.DataType] = {
     "owner": pl.String(),
     "times_seen": pl.Int64(),
 }
-# Detection fields a later sighting may refresh (case_id and rule_id make the identity).
-DETAIL_FIELDS = tuple(c for c in DETECTION_COLUMNS if c not in ("case_id", "rule_id"))
-HISTORY_RULES = tuple(r for r, spec in RULE_SPECS.items() if spec.rejudges_history)
-ACTIVE = ("open", "acknowledged")
-CHUNK = 500
 
 
 class CaseNotFound(KeyError):
@@ -74,7 +68,8 @@ class NightOutcome:
     """What `record_night` did: the night's published cases and per-rule counts.
 
     counts[rule_id] = {"new": first seen tonight, "still_open": seen before and open or
-    acknowledged after tonight, "closed": closed tonight as no longer detected}.
+    acknowledged after tonight, "closed": closed tonight as no longer detected,
+    "withdrawn": withdrawn by this rerun of tonight}.
     """
 
     run_id: str
@@ -85,18 +80,6 @@ class NightOutcome:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), CHUNK):
-        yield items[i : i + CHUNK]
-
-
-def _jsonable(value: object) -> object:
-    """A value as it goes into a history row's JSON `changes`."""
-    if isinstance(value, date | Decimal):
-        return str(value)
-    return value
 
 
 def _make_engine(url: str | URL) -> Engine:
@@ -180,7 +163,9 @@ class CaseStore:
         night, take tonight's details when tonight is their latest sighting, and reopen
         when the pipeline had closed them on or before tonight. When tonight is not older
         than any recorded night, open or acknowledged cases of history-rejudging rules not
-        found tonight (and last seen before it) close as no longer detected.
+        found tonight (and last seen before it) close as no longer detected. A rerun of the
+        latest night replaces its earlier runs' work (see `nightly`): what only they raised
+        and this run does not find is withdrawn.
         """
         frame = normalise_detections(detections)
         night = business_date
@@ -188,12 +173,11 @@ class CaseStore:
             if conn.scalar(select(runs.c.run_id).where(runs.c.run_id == run_id)) is not None:
                 raise ValueError(f"run {run_id} is already recorded")
             latest = conn.scalar(select(func.max(runs.c.business_date)))
-            conn.execute(insert(runs).values(run_id=run_id, business_date=night, started_at=_now()))
             is_latest = latest is None or night >= latest
-            writer = _NightWriter(conn, night, run_id).apply(frame.to_dicts(), is_latest)
-            if is_latest:
-                writer.close_missing(frame["case_id"].to_list())
-            counts = writer.counts(frame)
+            replaces = latest == night
+            conn.execute(insert(runs).values(run_id=run_id, business_date=night, started_at=_now()))
+            writer = NightWriter(conn, night, run_id, is_latest, replaces).apply(frame.to_dicts())
+            counts = writer.counts(frame["case_id"].to_list())
             conn.execute(
                 update(runs)
                 .where(runs.c.run_id == run_id)
@@ -279,13 +263,18 @@ class CaseStore:
     # -- triage by people ---------------------------------------------------------------
 
     def set_status(self, case_id: str, status: str, by: str, note: str | None = None) -> bool:
-        """A person sets the status; 'resolved' gets resolution 'manual'. False: no change."""
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
+        """A person sets the status; 'resolved' gets resolution 'manual'. False: no change.
+
+        `withdrawn` is the pipeline's, and a withdrawn case is no longer a case to triage.
+        """
+        if status not in PERSON_STATUSES:
+            raise ValueError(f"unknown status {status!r}; expected one of {PERSON_STATUSES}")
         _check_person(by)
         resolution = MANUAL_RESOLUTION if status == "resolved" else None
         with self.engine.begin() as conn:
             old = _case_for_update(conn, case_id)
+            if old["status"] == WITHDRAWN:
+                raise ValueError(f"case {case_id} was withdrawn by a rerun; it is not a case")
             if (old["status"], old["resolution"]) == (status, resolution):
                 return False
             conn.execute(
@@ -324,227 +313,6 @@ class CaseStore:
                 {"owner": [old["owner"], owner]},
             )
         return True
-
-
-class _NightWriter:
-    """The writes of one record_night, on its transaction's connection."""
-
-    def __init__(self, conn: Connection, night: date, run_id: str):
-        self.conn, self.night, self.run_id = conn, night, run_id
-        self.final: dict[str, dict[str, Any]] = {}  # case_id -> case row after tonight
-        self.published_state: dict[str, dict[str, Any]] = {}  # case_id -> state published
-        self.history: list[dict[str, Any]] = []
-
-    def _history(
-        self,
-        case_id: str,
-        action: str,
-        old: str | None,
-        new: str | None,
-        note: str,
-        changes: dict[str, list[object]] | None = None,
-    ) -> None:
-        self.history.append(
-            {
-                "case_id": case_id,
-                "at": _now(),
-                "business_date": self.night,
-                "run_id": self.run_id,
-                "actor": PIPELINE_ACTOR,
-                "action": action,
-                "old_status": old,
-                "new_status": new,
-                "note": note,
-                "changes": changes,
-            }
-        )
-
-    def apply(self, detections: list[dict[str, Any]], is_latest: bool) -> _NightWriter:
-        """Insert new cases, update known ones, record tonight's sightings.
-
-        The state published for the night (status, first_seen, last_seen) is the case's
-        state after tonight when tonight is the latest night; a rerun of an older night
-        republishes the state recorded in its sightings, so the night reproduces exactly.
-        """
-        night, conn = self.night, self.conn
-        ids = [d["case_id"] for d in detections]
-        known: dict[str, dict[str, Any]] = {}
-        sighted: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(ids):
-            known.update(
-                (r["case_id"], dict(r))
-                for r in conn.execute(select(cases).where(cases.c.case_id.in_(chunk))).mappings()
-            )
-            sighted.update(
-                (r["case_id"], dict(r))
-                for r in conn.execute(
-                    select(
-                        case_sightings.c.case_id,
-                        case_sightings.c.amount_at_risk,
-                        case_sightings.c.currency,
-                        case_sightings.c.status,
-                        case_sightings.c.first_seen,
-                    ).where(
-                        case_sightings.c.business_date == night,
-                        case_sightings.c.case_id.in_(chunk),
-                    )
-                ).mappings()
-            )
-        new_cases, changed_cases, new_sightings, changed_sightings = [], [], [], []
-        for det in detections:
-            cid = det["case_id"]
-            old = known.get(cid)
-            if old is None:
-                row = {
-                    **det,
-                    "status": "open",
-                    "resolution": None,
-                    "owner": None,
-                    "first_seen": night,
-                    "last_seen": night,
-                    "closed_on": None,
-                    "times_seen": 1,
-                    "updated_at": _now(),
-                }
-                new_cases.append(row)
-                self._history(cid, "created", None, "open", f"first detected on {night}")
-            else:
-                row = self._seen_again(old, det, seen_before=cid in sighted)
-                if row != old:
-                    changed_cases.append({**row, "updated_at": _now(), "b_case_id": cid})
-            self.final[cid] = row
-            before = sighted.get(cid)
-            state = (
-                {"status": row["status"], "first_seen": row["first_seen"]}
-                if is_latest or before is None
-                else {"status": before["status"], "first_seen": before["first_seen"]}
-            )
-            self.published_state[cid] = {**state, "last_seen": night}
-            sighting = {
-                "case_id": cid,
-                "business_date": night,
-                "amount_at_risk": det["amount_at_risk"],
-                "currency": det["currency"],
-                **state,
-            }
-            if before is None:
-                new_sightings.append({**sighting, "run_id": self.run_id})
-            elif any(before[k] != sighting[k] for k in before):
-                changed_sightings.append({**sighting, "b_case_id": cid})
-        if new_cases:
-            conn.execute(insert(cases), new_cases)
-        if changed_cases:
-            conn.execute(
-                update(cases).where(cases.c.case_id == bindparam("b_case_id")),
-                [{k: v for k, v in r.items() if k != "case_id"} for r in changed_cases],
-            )
-        if new_sightings:
-            conn.execute(insert(case_sightings), new_sightings)
-        if changed_sightings:
-            conn.execute(
-                update(case_sightings).where(
-                    case_sightings.c.case_id == bindparam("b_case_id"),
-                    case_sightings.c.business_date == bindparam("b_night"),
-                ),
-                [
-                    {
-                        "b_case_id": s["b_case_id"],
-                        "b_night": night,
-                        "amount_at_risk": s["amount_at_risk"],
-                        "currency": s["currency"],
-                        "status": s["status"],
-                        "first_seen": s["first_seen"],
-                    }
-                    for s in changed_sightings
-                ],
-            )
-        self._flush_history()
-        return self
-
-    def _seen_again(
-        self, old: dict[str, Any], det: dict[str, Any], seen_before: bool
-    ) -> dict[str, Any]:
-        """A known case found tonight: its row after tonight, queuing history for changes."""
-        night, cid = self.night, old["case_id"]
-        row = dict(old)
-        row["first_seen"] = min(old["first_seen"], night)
-        row["last_seen"] = max(old["last_seen"], night)
-        row["times_seen"] = old["times_seen"] + (0 if seen_before else 1)
-        if night >= old["last_seen"]:
-            changes = {
-                f: [_jsonable(old[f]), _jsonable(det[f])] for f in DETAIL_FIELDS if old[f] != det[f]
-            }
-            if changes:
-                row.update({f: det[f] for f in changes})
-                self._history(
-                    cid,
-                    "details_changed",
-                    old["status"],
-                    old["status"],
-                    f"{', '.join(changes)} changed on {night}",
-                    changes,
-                )
-        if (
-            old["resolution"] == NO_LONGER_DETECTED
-            and old["closed_on"] is not None
-            and night >= old["closed_on"]
-        ):
-            row.update(status="open", resolution=None, closed_on=None)
-            self._history(cid, "reopened", old["status"], "open", f"detected again on {night}")
-        return row
-
-    def close_missing(self, detected: list[str]) -> None:
-        """Close open/acknowledged cases of history-rejudging rules not seen tonight."""
-        night, conn = self.night, self.conn
-        tonight = set(detected)
-        missing = [
-            (cid, status)
-            for cid, status in conn.execute(
-                select(cases.c.case_id, cases.c.status).where(
-                    cases.c.rule_id.in_(HISTORY_RULES),
-                    cases.c.status.in_(ACTIVE),
-                    cases.c.last_seen < night,
-                )
-            )
-            if cid not in tonight
-        ]
-        for chunk in _chunks([cid for cid, _ in missing]):
-            conn.execute(
-                update(cases)
-                .where(cases.c.case_id.in_(chunk))
-                .values(
-                    status="resolved",
-                    resolution=NO_LONGER_DETECTED,
-                    closed_on=night,
-                    updated_at=_now(),
-                )
-            )
-        for cid, status in missing:
-            self._history(cid, "closed", status, "resolved", f"no longer detected on {night}")
-        self._flush_history()
-
-    def _flush_history(self) -> None:
-        if self.history:
-            self.conn.execute(insert(case_history), self.history)
-            self.history = []
-
-    def counts(self, frame: pl.DataFrame) -> dict[str, dict[str, int]]:
-        """Per rule: new, still open and closed tonight (the same on a rerun of the night)."""
-        counts = {r: {"new": 0, "still_open": 0, "closed": 0} for r in RULE_SPECS}
-        for cid in frame["case_id"]:
-            row = self.final[cid]
-            if row["first_seen"] == self.night:
-                counts[row["rule_id"]]["new"] += 1
-            elif row["status"] in ACTIVE:
-                counts[row["rule_id"]]["still_open"] += 1
-        closed = self.conn.execute(
-            select(cases.c.rule_id, func.count())
-            .where(cases.c.closed_on == self.night, cases.c.resolution == NO_LONGER_DETECTED)
-            .group_by(cases.c.rule_id)
-        )
-        for rule_id, n in closed:
-            counts[rule_id]["closed"] = n
-        return counts
 
 
 def _published(

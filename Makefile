@@ -15,9 +15,10 @@ setup: $(BIN)/recon
 demo: setup
 	$(BIN)/recon demo
 
-test: setup
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/pytest -q
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy

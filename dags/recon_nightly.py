@@ -13,12 +13,14 @@ tasks; configuration is described in the README, "Running nightly with Airflow".
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from pipelines.airflow_config import DATE_PATTERN, SOURCES, dag_settings
-from pipelines.airflow_sensors import manifest_sensor
-from pipelines.alerts import on_task_failure
+from pipelines.airflow.alerts import on_task_failure
+from pipelines.airflow.config import SOURCES
+from pipelines.airflow.sensors import manifest_sensor
+from pipelines.settings import DATE_PATTERN, dag_settings
 
 SETTINGS = dag_settings()
 
@@ -52,11 +54,12 @@ def recon_nightly():
     @task(multiple_outputs=True, retries=0)
     def business_date(params=None, data_interval_start=None) -> dict[str, str]:
         """The night this run processes, and where each source's manifest will land."""
-        from pipelines import airflow_config as cfg
+        from pipelines.airflow import config as cfg
+        from pipelines.settings import ENV_LANDING, ENV_WAREHOUSE, required_env
 
         day = cfg.business_date(params.get("business_date"), data_interval_start)
-        landing = cfg.required_env("RECON_LANDING")
-        cfg.required_env("RECON_WAREHOUSE")
+        landing = required_env(ENV_LANDING)
+        required_env(ENV_WAREHOUSE)
         locations = {s: cfg.manifest_location(landing, s, day) for s in SOURCES}
         return {"business_date": day.isoformat(), **locations}
 
@@ -67,7 +70,7 @@ def recon_nightly():
         from airflow.sdk.exceptions import AirflowFailException
 
         from pipelines import night
-        from pipelines.airflow_config import open_landing, open_warehouse
+        from pipelines.airflow.config import open_landing, open_warehouse
         from pipelines.ingest import RejectedPartition
 
         try:
@@ -85,7 +88,7 @@ def recon_nightly():
 
         from airflow.sdk.exceptions import AirflowFailException
 
-        from pipelines.airflow_config import open_landing, open_warehouse
+        from pipelines.airflow.config import open_landing, open_warehouse
         from pipelines.quality import CriticalExpectationFailed, validate_source
 
         try:
@@ -104,17 +107,16 @@ def recon_nightly():
         from datetime import date
 
         from pipelines import night
-        from pipelines.airflow_config import open_warehouse
+        from pipelines.airflow.config import open_warehouse
 
-        prefix = night.staging_prefix(date.fromisoformat(day))
-        open_warehouse().delete_prefix(f"{prefix}/detections")
+        night.clear_detections(open_warehouse(), date.fromisoformat(day))
 
     @task
     def reconcile(day: str, shard: int, shards: int) -> int:
         from datetime import date
 
         from pipelines import night
-        from pipelines.airflow_config import open_warehouse
+        from pipelines.airflow.config import open_warehouse
 
         return night.reconcile(
             open_warehouse(), date.fromisoformat(day), shard if shards > 1 else None, shards
@@ -125,26 +127,21 @@ def recon_nightly():
         from datetime import date
 
         from pipelines import night
-        from pipelines.airflow_config import case_store_url, open_warehouse, required_env
+        from pipelines.airflow.config import open_warehouse, task_db_url
 
-        return night.update_cases(
-            open_warehouse(),
-            date.fromisoformat(day),
-            case_store_url(),
-            required_env("RECON_WAREHOUSE"),
-        )
+        return night.update_cases(open_warehouse(), date.fromisoformat(day), task_db_url())
 
     @task
     def publish(day: str) -> dict:
         from datetime import date
 
         from pipelines import night
-        from pipelines.airflow_config import open_warehouse
+        from pipelines.airflow.config import open_warehouse
 
         result = night.publish(open_warehouse(), date.fromisoformat(day))
         return {**result.summary["cases"], "report": result.report_uri}
 
-    resolved = business_date()
+    resolved: Any = business_date()  # a mapping of XComArgs (multiple_outputs)
     day = resolved["business_date"]
     checked = []
     for source in SOURCES:

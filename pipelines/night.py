@@ -12,13 +12,14 @@ import io
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
-from pipelines.casestore import case_store_url, open_store
+from pipelines import layout
+from pipelines.casestore import open_store
 from pipelines.catalogue import CATALOGUE_VERSION, RULE_SPECS
 from pipelines.contract import CONTRACT_VERSION, SOURCES
 from pipelines.ingest import (
@@ -34,6 +35,7 @@ from pipelines.publish import money_by_currency, publish_night
 from pipelines.quality import CriticalExpectationFailed, night_quality, validate_night
 from pipelines.rules import NightInputs, evaluate
 from pipelines.rules.shards import shard_customers
+from pipelines.settings import case_store_url
 from pipelines.storage import Storage, open_storage, parquet_bytes
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 class BadInput(Exception):
     """A night's input cannot be used: nothing was published for it (exit code 2)."""
 
-    def __init__(self, business_date: date, problems: list[Exception]):
+    def __init__(self, business_date: date, problems: Sequence[Exception]):
         self.business_date = business_date
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
@@ -56,10 +58,6 @@ class NightResult:
     business_date: date
     summary: dict
     report_uri: str
-
-
-def staging_prefix(business_date: date) -> str:
-    return f"staging/business_date={business_date.isoformat()}"
 
 
 def ingest_source(
@@ -123,22 +121,25 @@ def reconcile(
     update_cases; a whole-night reconcile replaces any staged shards.
     """
     detections = evaluate(night_inputs(warehouse, business_date, shard, shards))
-    prefix = f"{staging_prefix(business_date)}/detections"
     if shard is None:
-        warehouse.replace_prefix(prefix, {"part-whole.parquet": parquet_bytes(detections)})
+        key = layout.detections_key(business_date)
+        warehouse.replace_prefix(
+            layout.detections_prefix(business_date),
+            {key.rsplit("/", 1)[1]: parquet_bytes(detections)},
+        )
     else:
         warehouse.write_bytes(
-            f"{prefix}/part-{shard:04d}-of-{shards:04d}.parquet", parquet_bytes(detections)
+            layout.detections_key(business_date, shard, shards), parquet_bytes(detections)
         )
     return detections.height
 
 
 def staged_detections(warehouse: Storage, business_date: date) -> pl.DataFrame:
     """The night's staged detections, shards merged (a case found by two shards once)."""
-    prefix = f"{staging_prefix(business_date)}/detections"
+    prefix = layout.detections_prefix(business_date)
     parts = [
         pl.read_parquet(io.BytesIO(warehouse.read_bytes(k)))
-        for k in warehouse.list(prefix)
+        for k in warehouse.list_keys(prefix)
         if k.endswith(".parquet")
     ]
     if not parts:
@@ -149,38 +150,43 @@ def staged_detections(warehouse: Storage, business_date: date) -> pl.DataFrame:
     return merged
 
 
+def clear_detections(warehouse: Storage, business_date: date) -> None:
+    """Drop the night's staged shards, so a rerun with fewer shards merges no stale part."""
+    warehouse.delete_prefix(layout.detections_prefix(business_date))
+
+
 def update_cases(
     warehouse: Storage,
     business_date: date,
-    db_url: str | None,
-    warehouse_uri: str,
+    db_url: str | None = None,
     started: datetime | None = None,
 ) -> str:
-    """Apply the staged detections to the case store; stages what publish needs."""
+    """Apply the staged detections to the case store; stages what publish needs.
+
+    The store is `db_url`, else RECON_DB_URL, else SQLite in the (local) warehouse.
+    """
     started = started or datetime.now(UTC)
     run_id = f"{business_date.isoformat()}T{started:%Y%m%dT%H%M%S%fZ}"
     detections = staged_detections(warehouse, business_date)
-    with open_store(db_url, warehouse_uri) as store:
+    with open_store(db_url, warehouse.root) as store:
         outcome = store.record_night(business_date, detections, run_id)
-    prefix = staging_prefix(business_date)
     meta = {"run_id": run_id, "started_at": started.isoformat(), "counts": outcome.counts}
-    warehouse.write_bytes(f"{prefix}/published.parquet", parquet_bytes(outcome.published))
-    warehouse.write_bytes(f"{prefix}/outcome.json", json.dumps(meta, indent=2).encode())
+    warehouse.write_bytes(layout.published_key(business_date), parquet_bytes(outcome.published))
+    warehouse.write_bytes(layout.outcome_key(business_date), json.dumps(meta, indent=2).encode())
     return run_id
 
 
 def publish(warehouse: Storage, business_date: date) -> NightResult:
     """Publish the night from what update_cases staged, then clear the staging area."""
-    prefix = staging_prefix(business_date)
-    cases = pl.read_parquet(io.BytesIO(warehouse.read_bytes(f"{prefix}/published.parquet")))
-    meta = json.loads(warehouse.read_bytes(f"{prefix}/outcome.json"))
+    cases = pl.read_parquet(io.BytesIO(warehouse.read_bytes(layout.published_key(business_date))))
+    meta = json.loads(warehouse.read_bytes(layout.outcome_key(business_date)))
     stats = {s: ingest_stats(warehouse, s, business_date) for s in SOURCES}
     summary = night_summary(business_date, meta, stats, cases)
     quality = night_quality(warehouse, business_date)
     if quality:
         summary["quality"] = quality
     report = publish_night(warehouse, business_date, cases, summary)
-    warehouse.delete_prefix(prefix)
+    warehouse.delete_prefix(layout.staging_prefix(business_date))
     log.info("business date %s: %d cases published, report %s", business_date, cases.height, report)
     return NightResult(business_date, summary, report)
 
@@ -207,10 +213,10 @@ def run_night(
     if shards == 1:
         reconcile(warehouse, business_date)
     else:
-        warehouse.delete_prefix(f"{staging_prefix(business_date)}/detections")
+        clear_detections(warehouse, business_date)
         for shard in range(shards):
             reconcile(warehouse, business_date, shard, shards)
-    update_cases(warehouse, business_date, db_url, warehouse_uri, started)
+    update_cases(warehouse, business_date, db_url, started)
     return publish(warehouse, business_date)
 
 

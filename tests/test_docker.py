@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from pipelines.airflow_config import AWS_CONN_ID, DB_CONN_ID
+from pipelines.airflow.config import AWS_CONN_ID, DB_CONN_ID
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -56,7 +57,7 @@ class Money(TypeDecorator[Decimal]):
     impl = Numeric(18, 2)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[object]:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(Text())
         return dialect.type_descriptor(Numeric(18, 2, asdecimal=True))

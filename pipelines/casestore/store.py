@@ -39,6 +39,7 @@ from pipelines.catalogue import (
     STATUSES,
     WITHDRAWN,
 )
+from pipelines.settings import case_store_url
 
 MONEY = pl.Decimal(18, 2)
 DETECTION_SCHEMA: dict[str, pl.DataType] = {
@@ -313,6 +314,11 @@ class CaseStore:
                 {"owner": [old["owner"], owner]},
             )
         return True
+
+
+def open_store(db_url: str | None = None, warehouse: str | None = None) -> CaseStore:
+    """The case store at `settings.case_store_url(db_url, warehouse)`."""
+    return CaseStore(case_store_url(db_url, warehouse))
 
 
 def _published(

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from .dates import ONE_DAY, days_between, is_full_period, is_run_date, next_run, prev_run
 from .money import CURRENCY, cents, money_text, prorate
 from .reference_data import INSTALMENTS, PAPER_BILL, USAGE_DESCRIPTION
-from .world import Customer, Sim, World
-
-
-@dataclass(eq=False)
-class BillLine:
-    """One billing line before it is written; ids are set when its invoice is emitted."""
-
-    charge_type: str
-    period_start: date
-    period_end: date
-    amount: Decimal
-    iccid: str | None = None
-    msisdn: str | None = None
-    tariff_code: str | None = None
-    description: str | None = None
-    sim: Sim | None = None  # the SIM charged, for bookkeeping
-    line_id: str | None = None
-    invoice_id: str | None = None
+from .world import BillLine, Customer, Sim, World
 
 
 def sim_line(
@@ -129,7 +111,9 @@ def cycle_lines(world: World, customer: Customer) -> list[BillLine]:
     prev, end = prev_run(day, bill_day), next_run(day, bill_day) - ONE_DAY
     lines: list[BillLine] = []
     for sim in customer.sims:
-        line, activated = sim.line, sim.activated_at.date()
+        line, activated_at = sim.line, sim.activated_at
+        assert line is not None and activated_at is not None  # a customer's SIMs have both
+        activated = activated_at.date()
         if sim.active:
             if prev < activated < day:
                 tariff, fee = line.tariff_and_fee(activated)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from pipelines.contract import ACTIVE_STATUSES, CONTRACT_ACTIONS
 
@@ -20,9 +20,6 @@ from .dates import at, ts_text
 from .identifiers import Ids
 from .money import CURRENCY, money_text
 from .reference_data import AGENTS, CHANNEL_MIX, LETTER_CHANNELS, STORES
-
-if TYPE_CHECKING:
-    from .billing import BillLine
 
 STOCK_LOW, STOCK_BATCH = 15, 40
 ENDING_ACTIONS = ("cancel_line", "port_out")
@@ -78,8 +75,8 @@ class Sim:
             self._row = (
                 self.iccid,
                 self.msisdn,
-                c and c.customer_id,
-                c and c.account_id,
+                c.customer_id if c else None,
+                c.account_id if c else None,
                 self.sim_type,
                 self.status,
                 ts_text(self.activated_at),
@@ -87,6 +84,23 @@ class Sim:
                 ts_text(self.status_changed_at),
             )
         return self._row
+
+
+@dataclass(eq=False)
+class BillLine:
+    """One billing line before it is written; ids are set when its invoice is emitted."""
+
+    charge_type: str
+    period_start: date
+    period_end: date
+    amount: Decimal
+    iccid: str | None = None
+    msisdn: str | None = None
+    tariff_code: str | None = None
+    description: str | None = None
+    sim: Sim | None = None  # the SIM charged, for bookkeeping
+    line_id: str | None = None
+    invoice_id: str | None = None
 
 
 @dataclass(eq=False)
@@ -391,7 +405,8 @@ class World:
     ) -> str:
         """A retention letter queued tonight, sent 1 to 14 days later."""
         letter_id = self.ids.letter()
-        names, weights = zip(*LETTER_CHANNELS, strict=True)
+        names = [name for name, _ in LETTER_CHANNELS]
+        weights = [weight for _, weight in LETTER_CHANNELS]
         send = self.day.toordinal() + self.rng.randint(1, 14)
         self.rows["retention_campaigns"].append(
             (

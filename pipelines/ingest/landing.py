@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-MANIFEST_NAME = "_manifest.json"
+from pipelines.layout import landing_prefix
 
 
 class RejectedPartition(Exception):
@@ -32,7 +32,7 @@ class LandingPartition:
 
     @property
     def prefix(self) -> str:
-        return f"{self.source}/business_date={self.business_date.isoformat()}"
+        return landing_prefix(self.source, self.business_date)
 
     def key(self, name: str) -> str:
         """The landing key of a file of this partition."""

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 from pipelines.contract import CONTRACT_VERSION
-from pipelines.ingest.landing import MANIFEST_NAME, LandingPartition
+from pipelines.ingest.landing import LandingPartition
+from pipelines.layout import MANIFEST_NAME
 from pipelines.storage import Storage
 
 PART_NAME = re.compile(r"part-[^/]+\.(csv|parquet)")
@@ -30,7 +31,7 @@ def verified_files(landing: Storage, part: LandingPartition) -> list[ManifestFil
     malformed or names another partition, or files are missing, unlisted or corrupt.
     Row counts are checked when the files are parsed.
     """
-    keys = landing.list(part.prefix + "/")
+    keys = landing.list_keys(part.prefix + "/")
     if not keys:
         raise part.reject(None, "partition folder is missing")
     files = _read_manifest(landing, part, keys)

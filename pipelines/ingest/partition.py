@@ -13,13 +13,13 @@ from pipelines.ingest.landing import LandingPartition
 from pipelines.ingest.manifest import verified_files
 from pipelines.ingest.parse import split_rows
 from pipelines.ingest.read import read_part, text_schema
-from pipelines.ingest.warehouse import (
+from pipelines.ingest.warehouse import curated_dates, scan_curated
+from pipelines.layout import (
     CURATED_FILE,
+    QUARANTINE_FILE,
     STATS_FILE,
-    curated_dates,
     curated_prefix,
     quarantine_prefix,
-    scan_curated,
 )
 from pipelines.storage import Storage, parquet_bytes
 
@@ -98,7 +98,7 @@ def commit_partition(warehouse: Storage, loaded: LoadedPartition) -> None:
         warehouse.replace_prefix(
             quarantine,
             {
-                "quarantine.parquet": parquet_bytes(loaded.quarantined),
+                QUARANTINE_FILE: parquet_bytes(loaded.quarantined),
                 "quarantine.csv": loaded.quarantined.write_csv().encode(),
             },
         )

@@ -64,7 +64,9 @@ def _csv_text(landing: Storage, part: LandingPartition, key: str, spec: Source) 
         table = pacsv.read_csv(io.BytesIO(data), parse_options=CSV_PARSE, convert_options=convert)
     except pa.ArrowException as exc:
         raise part.reject(key, f"not a readable CSV file ({_first_line(exc)})") from exc
-    return pl.from_arrow(table.select(spec.column_names))
+    frame = pl.from_arrow(table.select(spec.column_names))
+    assert isinstance(frame, pl.DataFrame)  # a table, never a single column
+    return frame
 
 
 def _parquet_text(landing: Storage, part: LandingPartition, key: str, spec: Source) -> pl.DataFrame:

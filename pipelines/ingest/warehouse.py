@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from datetime import date
 
 import polars as pl
 
 from pipelines.contract import SOURCE_SPECS
+from pipelines.layout import curated_date, curated_key, curated_source_prefix, stats_key
 from pipelines.storage import Storage
-
-CURATED_FILE = "data.parquet"
-STATS_FILE = "_ingest.json"
-
-
-def curated_prefix(source: str, business_date: date) -> str:
-    return f"curated/{source}/business_date={business_date.isoformat()}"
-
-
-def quarantine_prefix(source: str, business_date: date) -> str:
-    return f"quarantine/{source}/business_date={business_date.isoformat()}"
 
 
 def curated_dates(warehouse: Storage, source: str) -> list[date]:
     """The business dates of the source that hold a curated partition, in order."""
-    pattern = re.compile(
-        rf"curated/{re.escape(source)}/business_date=([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})/"
-        + re.escape(CURATED_FILE)
-    )
-    found = (pattern.fullmatch(key) for key in warehouse.list(f"curated/{source}/"))
-    return sorted(date.fromisoformat(m.group(1)) for m in found if m)
+    found = (curated_date(source, k) for k in warehouse.list_keys(curated_source_prefix(source)))
+    return sorted(d for d in found if d is not None)
 
 
 def scan_curated(warehouse: Storage, source: str, dates: Iterable[date]) -> pl.LazyFrame:
@@ -41,7 +26,7 @@ def scan_curated(warehouse: Storage, source: str, dates: Iterable[date]) -> pl.L
     and the engine reads the history as one table.
     """
     spec = SOURCE_SPECS[source]
-    paths = [warehouse.uri(f"{curated_prefix(source, d)}/{CURATED_FILE}") for d in dates]
+    paths = [warehouse.uri(curated_key(source, d)) for d in dates]
     if not paths:
         return pl.LazyFrame(schema={**spec.schema, "business_date": pl.Date()})
     return pl.scan_parquet(
@@ -66,5 +51,4 @@ def snapshot(warehouse: Storage, source: str, on: date) -> pl.LazyFrame:
 
 def ingest_stats(warehouse: Storage, source: str, business_date: date) -> dict[str, object]:
     """The rows read, loaded and quarantined when the night's partition was committed."""
-    key = f"{curated_prefix(source, business_date)}/{STATS_FILE}"
-    return json.loads(warehouse.read_bytes(key))
+    return json.loads(warehouse.read_bytes(stats_key(source, business_date)))

@@ -1,7 +1,7 @@
 """GX Data Docs in the warehouse: a static site per validation, and an index of all of them.
 
 GX 1.x cannot write a site to S3, so each is built in its throwaway context's folder and
-every file is uploaded through Storage (layout in pipelines.quality.layout). The index is
+every file is uploaded through Storage (layout in pipelines.layout). The index is
 generated here from nights.json, checked against the sites present, so that validations
 running side by side (the DAG validates the four sources in parallel) all get listed.
 """
@@ -17,23 +17,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.contract import SOURCES
-from pipelines.quality.layout import (
+from pipelines.layout import (
     DOCS_INDEX,
     DOCS_NIGHTS,
     DOCS_PREFIX,
     docs_night,
+    docs_result_page,
     docs_site,
-    summary_key,
+    quality_summary_key,
 )
 from pipelines.storage import Storage
 
 if TYPE_CHECKING:
     from great_expectations.data_context import AbstractDataContext
 
-# The validation result page of a site: business_date=D/<source>/validations/.../*.html
-RESULT_PAGE = re.compile(
-    rf"{DOCS_PREFIX}/(business_date=([0-9-]{{10}})/([a-z_]+)/validations/[^ ]+\.html)"
-)
 STATIC_REF = re.compile(rb"""(?:\.{1,2}/)*static/[^"'()\s?#]+""")
 ROW_COUNTS = ("manifest_rows", "rows_loaded", "rows_quarantined")
 INDEX_ATTEMPTS = 5
@@ -45,7 +42,7 @@ def publish_data_docs(
     """Build the site of the context's validation result, replace the validation's site in
     the warehouse with it and refresh the index."""
     context.build_data_docs()
-    site = Path(context.root_directory, "uncommitted", "data_docs", "local_site")
+    site = Path(str(context.root_directory), "uncommitted", "data_docs", "local_site")
     prefix = f"{DOCS_PREFIX}/{docs_site(source, business_date)}"
     warehouse.replace_prefix(prefix, _site_files(site))
     _refresh_index(warehouse, business_date)
@@ -96,8 +93,8 @@ def _refresh_index(warehouse: Storage, business_date: date) -> None:
 
 def _result_pages(warehouse: Storage, prefix: str) -> dict[tuple[str, str], str]:
     """(business date, source) -> the result page of its site, relative to DOCS_PREFIX."""
-    found = (RESULT_PAGE.fullmatch(key) for key in warehouse.list(prefix))
-    return {(m.group(2), m.group(3)): m.group(1) for m in found if m}
+    found = (docs_result_page(key) for key in warehouse.list_keys(prefix))
+    return {(day.isoformat(), source): page for page, day, source in filter(None, found)}
 
 
 def _read_nights(warehouse: Storage) -> dict[str, dict[str, dict]]:
@@ -108,7 +105,7 @@ def _read_nights(warehouse: Storage) -> dict[str, dict[str, dict]]:
 
 def _entry(warehouse: Storage, source: str, day: str, page: str) -> dict:
     """What the index shows of a validation."""
-    summary = json.loads(warehouse.read_bytes(summary_key(source, date.fromisoformat(day))))
+    summary = json.loads(warehouse.read_bytes(quality_summary_key(source, date.fromisoformat(day))))
     return {
         "success": summary["success"],
         "critical": len(summary["critical_failures"]),

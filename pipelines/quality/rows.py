@@ -12,10 +12,9 @@ from pipelines.ingest.landing import LandingPartition
 from pipelines.ingest.manifest import verified_files
 from pipelines.ingest.parse import DATE_TEXT, INT_TEXT, MONEY_TEXT, TIMESTAMP_TEXT
 from pipelines.ingest.read import read_part, text_schema
-from pipelines.ingest.warehouse import CURATED_FILE, curated_prefix, quarantine_prefix
+from pipelines.layout import QUARANTINE_FILE, curated_key, quarantine_prefix
 from pipelines.storage import Storage
 
-QUARANTINE_FILE = "quarantine.parquet"
 DEACTIVATED_STATUSES = ("deactivated", "swapped_out", "lost_stolen")  # deactivated_at is set
 
 
@@ -43,7 +42,7 @@ def partition_rows(landing: Storage, source: str, business_date: date) -> Partit
 
 def ingested_rows(warehouse: Storage, source: str, business_date: date) -> tuple[int, int]:
     """(rows loaded, rows quarantined) as the warehouse holds them after ingest."""
-    curated = f"{curated_prefix(source, business_date)}/{CURATED_FILE}"
+    curated = curated_key(source, business_date)
     if not warehouse.exists(curated):
         raise FileNotFoundError(
             f"{warehouse.uri(curated)} is missing: ingest {source} {business_date} before "

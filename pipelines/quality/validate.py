@@ -11,16 +11,16 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from pipelines.contract import SOURCES
-from pipelines.quality.docs import publish_data_docs
-from pipelines.quality.layout import (
+from pipelines.layout import (
     DOCS_INDEX,
     DOCS_PREFIX,
     SUMMARY_FILE,
     VALIDATION_FILE,
     docs_site,
     quality_prefix,
-    summary_key,
+    quality_summary_key,
 )
+from pipelines.quality.docs import publish_data_docs
 from pipelines.quality.rows import ingested_rows, partition_rows
 from pipelines.quality.suites import gx_suite
 from pipelines.storage import Storage
@@ -171,7 +171,7 @@ def night_quality(warehouse: Storage, business_date: date) -> dict | None:
     """The "quality" section of a night validated earlier, or None when it was not."""
     summaries = {}
     for source in SOURCES:
-        key = summary_key(source, business_date)
+        key = quality_summary_key(source, business_date)
         if warehouse.exists(key):
             summaries[source] = json.loads(warehouse.read_bytes(key))
     if not summaries:
@@ -232,7 +232,7 @@ def _validate(
             "rows_quarantined": quarantined,
         }
         parameters = {  # results show a parameter's value only: keep its name for the reader
-            e.id: value["$PARAMETER"]
+            str(e.id): value["$PARAMETER"]
             for e in suite.expectations
             for value in e.configuration.kwargs.values()
             if isinstance(value, dict) and "$PARAMETER" in value

@@ -17,7 +17,7 @@ from pipelines.rules import (
     usage_after_deactivation,
     wrong_disconnect_letter,
 )
-from pipelines.rules.cases import empty_detections
+from pipelines.rules.detections import empty_detections
 from pipelines.rules.inputs import NightInputs
 
 RULES: dict[str, Callable[[NightInputs], pl.DataFrame]] = {

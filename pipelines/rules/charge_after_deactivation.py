@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import polars as pl
 
-from pipelines.rules.cases import currency_totals, finish, mixed_money_text
+from pipelines.rules.detections import currency_totals, finish, mixed_money_text
 from pipelines.rules.inputs import NightInputs
 from pipelines.rules.money import round_half_even
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.cases import currency_totals, finish, mixed_money_text
+from pipelines.rules.detections import currency_totals, finish, mixed_money_text
 from pipelines.rules.inputs import NightInputs
 
 RULE_ID = "DUPLICATE_RECURRING_CHARGE"

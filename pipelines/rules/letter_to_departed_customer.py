@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.cases import finish
+from pipelines.rules.detections import finish
 from pipelines.rules.inputs import NightInputs
 from pipelines.rules.letters import customers_with_active_sims, letter_evidence
 

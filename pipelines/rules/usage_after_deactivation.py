@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.cases import finish, merge_key, mixed_money_text
+from pipelines.rules.detections import finish, merge_key, mixed_money_text
 from pipelines.rules.inputs import NightInputs
 
 RULE_ID = "USAGE_AFTER_DEACTIVATION"

@@ -12,7 +12,13 @@ from dataclasses import replace
 import polars as pl
 
 from pipelines.contract import CONTRACT_ACTIONS
-from pipelines.rules.cases import MIXED_JSON, MIXED_TEXT, currency_totals, finish, mixed_money_text
+from pipelines.rules.detections import (
+    MIXED_JSON,
+    MIXED_TEXT,
+    currency_totals,
+    finish,
+    mixed_money_text,
+)
 from pipelines.rules.inputs import NightInputs, latest
 from pipelines.rules.letters import customers_with_active_sims, letter_evidence
 

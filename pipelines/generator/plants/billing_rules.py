@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 
-from ..billing import BillLine, final_credit, sim_line
+from ..billing import final_credit, sim_line
 from ..dates import ONE_DAY, at, days_between, is_full_period, next_run, prev_run
 from ..ground_truth import Case
 from ..money import cents, money, prorate
 from ..reference_data import USAGE_DESCRIPTION
+from ..world import BillLine
 from .kit import Kit, plan, recurring
 
 CAD, UAD = "CHARGE_AFTER_DEACTIVATION", "USAGE_AFTER_DEACTIVATION"
@@ -113,7 +114,7 @@ def _credited_later(kit: Kit) -> None:
     sim, gone = line.sim, run + _days(3)
     sim.withhold_credit = True
     kit.end(customer, line, gone)
-    kit.off_cycle(customer, gone + _days(6), lambda: [final_credit(sim, gone)])
+    kit.off_cycle(customer, gone + _days(6), lambda: [c for c in [final_credit(sim, gone)] if c])
 
 
 def _credit_leaves_residual(kit: Kit) -> None:
@@ -172,7 +173,7 @@ def _charged_twice(kit: Kit) -> None:
     bill_day, run = kit.cycle(run_in=(kit.day(-40), kit.day(-5)))
     customer, (line,) = kit.customer(bill_day, ("voice", "VOX-L-27", "27.99"))
     kit.agree(customer, line, kit.first + _days(2), "VOX-L-27", "27.50")
-    sim, pair = line.sim, []
+    sim, pair = line.sim, list[BillLine]()
 
     def double(lines: list[BillLine]) -> None:
         original = recurring(lines, line, run)
@@ -284,13 +285,12 @@ def _mispriced(
 
     kit.edit_bill(customer, run, misprice)
     if abs(money(billed) - (money(upgrade or agreed))) > money("0.01"):
+        fee_then = line.agreed_fee(run)
+        assert fee_then is not None  # the plant agreed a fee before the run
         kit.expect(
             lambda: [
                 Case.priced(
-                    TM,
-                    (line.msisdn, run),
-                    customer.customer_id,
-                    charged[0].amount - line.agreed_fee(run),
+                    TM, (line.msisdn, run), customer.customer_id, charged[0].amount - fee_then
                 )
             ]
         )

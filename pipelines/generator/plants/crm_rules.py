@@ -3,6 +3,7 @@ retention letters (the contract's story among them), and their near misses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -10,12 +11,17 @@ from ..ground_truth import Case
 from ..money import CURRENCY, money
 from ..reference_data import AGENTS, STORES
 from ..world import Channel, Customer
-from .kit import Kit, plan
+from .kit import Kit, Ref, plan
 
 SNP, WDL = "SWAP_NOT_PROVISIONED", "WRONG_DISCONNECT_LETTER"
 LTD = "LETTER_TO_DEPARTED_CUSTOMER"
 VOICE = ("voice", "VOX-M-15", "15.00")
 DATA = ("data", "DAT-5GB", "5.00")
+
+
+def _case(rule: str, ref: Ref, customer: Customer) -> Callable[[], list[Case]]:
+    """The case of `rule` keyed by the id `ref` will hold once the world has run."""
+    return lambda: [Case(rule, (ref.value,), customer.customer_id)]
 
 
 def swap_not_provisioned(kit: Kit) -> None:
@@ -37,9 +43,7 @@ def swap_not_provisioned(kit: Kit) -> None:
         else:
             ref = kit.end(customer, line, day, provision=False)
         if days_before >= 2 and old_status == "active":
-            kit.expect(
-                lambda ref=ref, customer=customer: [Case(SNP, (ref.value,), customer.customer_id)]
-            )
+            kit.expect(_case(SNP, ref, customer))
 
 
 def _active_fees(customer: Customer, day: date) -> list[Decimal]:
@@ -164,6 +168,4 @@ def letter_to_departed_customer(kit: Kit) -> None:
         for minute, line in enumerate(made):
             kit.end(customer, line, kit.day(-days_before), ending, minute=600 + minute)
         ref = kit.letter(customer, letter_type, trigger)
-        kit.expect(
-            lambda ref=ref, customer=customer: [Case(LTD, (ref.value,), customer.customer_id)]
-        )
+        kit.expect(_case(LTD, ref, customer))

@@ -1,0 +1,1 @@
+"""The Airflow edge: configuration, sensors, triggers and alerts of the nightly DAG."""

@@ -1,0 +1,105 @@
+"""Deferrable sensors that wait for a source's `_manifest.json` and, when it is late,
+fail with a message naming the source and the business date."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.sdk import BaseSensorOperator
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from pipelines.airflow.config import AWS_CONN_ID
+from pipelines.airflow.triggers import ManifestFileTrigger
+from pipelines.settings import DagSettings
+
+
+class _NamesLateSource(BaseSensorOperator):
+    """Turns a sensor timeout into "source X is late for business date D"."""
+
+    source: str
+    business_date: str
+
+    @property
+    def location(self) -> str:
+        """Where the manifest is awaited."""
+        raise NotImplementedError
+
+    def late_message(self) -> str:
+        return (
+            f"source {self.source} is late for business date {self.business_date}: "
+            f"{self.location} did not arrive within {self.timeout:g} s"
+        )
+
+    def resume_execution(
+        self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any
+    ) -> Any:
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSensorTimeout as exc:
+            raise AirflowSensorTimeout(self.late_message()) from exc
+
+
+class LocalManifestSensor(_NamesLateSource):
+    """Waits, deferred, for a manifest in a local (or mounted) landing zone."""
+
+    template_fields = ("path", "business_date")
+
+    def __init__(self, *, source: str, path: str, business_date: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.source, self.path, self.business_date = source, path, business_date
+
+    @property
+    def location(self) -> str:
+        return self.path
+
+    def poke(self, context: Any) -> bool:
+        return os.path.isfile(self.path)
+
+    def execute(self, context: Any) -> None:
+        if self.poke(context):
+            return
+        deadline = datetime.now(UTC) + timedelta(seconds=self.timeout)
+        self.defer(
+            trigger=ManifestFileTrigger(self.path, self.poke_interval, deadline.isoformat()),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, str]) -> None:
+        if event.get("status") != "found":
+            raise AirflowSensorTimeout(f"no {self.path} by the deadline")
+
+
+class S3ManifestSensor(_NamesLateSource, S3KeySensor):
+    """S3KeySensor (deferrable, connection `aws_default`) naming the late source."""
+
+    template_fields = (*S3KeySensor.template_fields, "business_date")
+
+    def __init__(self, *, source: str, business_date: str, **kwargs: Any):
+        super().__init__(aws_conn_id=AWS_CONN_ID, deferrable=True, **kwargs)
+        self.source, self.business_date = source, business_date
+
+    @property
+    def location(self) -> str:
+        return str(self.bucket_key)
+
+
+def manifest_sensor(
+    settings: DagSettings, *, task_id: str, source: str, location: Any, business_date: Any
+) -> BaseSensorOperator:
+    """The sensor for one source's manifest: S3 or local, as RECON_LANDING says."""
+    timing = {"timeout": settings.sensor_timeout, "poke_interval": settings.poke_interval}
+    if settings.landing_on_s3:
+        return S3ManifestSensor(
+            task_id=task_id,
+            source=source,
+            bucket_key=location,
+            business_date=business_date,
+            **timing,
+        )
+    return LocalManifestSensor(
+        task_id=task_id, source=source, path=location, business_date=business_date, **timing
+    )

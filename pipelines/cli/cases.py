@@ -1,0 +1,281 @@
+"""`recon cases`: list, show and triage the cases in the case store."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.engine import make_url
+
+from pipelines.casestore.schema import cases as cases_table
+from pipelines.casestore.store import CaseNotFound, CaseStore
+from pipelines.catalogue import PERSON_STATUSES, RULE_SPECS, SEVERITY_ORDER, STATUSES
+from pipelines.settings import ConfigError, case_store_url
+
+LIST_COLUMNS = (*cases_table.columns.keys(), "age_days")
+TABLE_COLUMNS = (
+    "case_id",
+    "rule_id",
+    "severity",
+    "status",
+    "customer_id",
+    "amount",
+    "first_seen",
+    "last_seen",
+    "age_days",
+    "owner",
+    "summary",
+)
+SUMMARY_WIDTH = 60
+
+
+class BadInput(click.ClickException):
+    """A usage problem the user can fix: exit code 2."""
+
+    exit_code = 2
+
+
+def _store_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add --db/--warehouse and hand the command an open `store` instead."""
+
+    @click.option(
+        "--db",
+        "db_url",
+        help="SQLAlchemy URL of the case store [env RECON_DB_URL].",
+    )
+    @click.option(
+        "--warehouse",
+        help="Warehouse whose recon.db is the default store [env RECON_WAREHOUSE].",
+    )
+    @functools.wraps(command)
+    def wrapper(db_url: str | None, warehouse: str | None, **kwargs: Any) -> None:
+        try:
+            url = case_store_url(db_url, warehouse)
+        except ConfigError as exc:
+            raise BadInput(str(exc)) from exc
+        parsed = make_url(url)
+        if (
+            parsed.get_backend_name() == "sqlite"
+            and parsed.database not in (None, "", ":memory:")
+            and not Path(parsed.database).exists()
+        ):
+            raise BadInput(f"no case store at {parsed.database} (give --db or --warehouse)")
+        with CaseStore(url) as store:
+            try:
+                command(store=store, **kwargs)
+            except CaseNotFound as exc:
+                raise BadInput(f"unknown case id: {exc.args[0]}") from exc
+
+    return wrapper
+
+
+def _text(value: object) -> str:
+    """A value as table and CSV cells show it."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _decimal(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation as exc:
+        raise click.BadParameter(f"not a decimal amount: {value}") from exc
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """Rows as an aligned text table (amounts right-aligned)."""
+    cells = [[_cell(r, c) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = []
+    for row in [list(columns), *cells]:
+        parts = [
+            v.rjust(w) if c in ("amount", "age_days") else v.ljust(w)
+            for c, v, w in zip(columns, row, widths, strict=True)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def _cell(row: dict[str, Any], column: str) -> str:
+    if column == "amount":
+        amount = row["amount_at_risk"]
+        return "" if amount is None else f"{amount} {row['currency'] or ''}".rstrip()
+    text = _text(row.get(column))
+    if column == "summary" and len(text) > SUMMARY_WIDTH:
+        return text[: SUMMARY_WIDTH - 1] + "…"
+    return text
+
+
+@click.group("cases")
+def cases() -> None:
+    """Triage the case store: list, show, set status, assign."""
+
+
+@cases.command("list")
+@click.option(
+    "--rule", type=click.Choice(sorted(RULE_SPECS)), metavar="RULE_ID", help="Only this rule."
+)
+@click.option("--severity", type=click.Choice(list(SEVERITY_ORDER)), help="Only this severity.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
+@click.option("--customer", help="Only this customer_id.")
+@click.option(
+    "--min-amount", callback=_decimal, metavar="AMOUNT", help="Only amount_at_risk at least AMOUNT."
+)
+@click.option(
+    "--min-age",
+    "min_age",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="First seen at least DAYS before --as-of.",
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Date ages count to [default: latest business date recorded].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@_store_options
+def list_cases(
+    store: CaseStore,
+    rule: str | None,
+    severity: str | None,
+    status: str | None,
+    customer: str | None,
+    min_amount: Decimal | None,
+    min_age: int | None,
+    as_of: datetime | None,
+    fmt: str,
+) -> None:
+    """List cases, most severe and largest amount first."""
+    rows = store.list_cases(
+        rule=rule,
+        severity=severity,
+        status=status,
+        customer=customer,
+        min_amount=min_amount,
+        min_age_days=min_age,
+        as_of=as_of.date() if as_of else None,
+    )
+    if fmt == "json":
+        click.echo(json.dumps(rows, default=_json_default, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(LIST_COLUMNS)
+        writer.writerows([_text(r[c]) for c in LIST_COLUMNS] for r in rows)
+        click.echo(out.getvalue(), nl=False)
+    elif rows:
+        click.echo(_table(rows, TABLE_COLUMNS))
+        click.echo(f"{len(rows)} case{'s' if len(rows) != 1 else ''}")
+    else:
+        click.echo("no cases match")
+
+
+@cases.command("show")
+@click.argument("case_id")
+@_store_options
+def show(store: CaseStore, case_id: str) -> None:
+    """Show a case, its evidence, its history and the customer's other cases."""
+    case = store.get_case(case_id)
+    if case is None:
+        raise CaseNotFound(case_id)
+    skip = {"evidence", "history", "other_cases"}
+    width = max(len(k) for k in case if k not in skip)
+    for key, value in case.items():
+        if key not in skip:
+            click.echo(f"{key.ljust(width)}  {_text(value) or '-'}")
+    click.echo("\nevidence:")
+    try:
+        evidence = json.dumps(json.loads(case["evidence"]), indent=2, ensure_ascii=False)
+    except (TypeError, ValueError):
+        evidence = case["evidence"] or "-"
+    click.echo("\n".join(f"  {line}" for line in evidence.splitlines()))
+    click.echo("\nhistory:")
+    for h in case["history"]:
+        move = (
+            ""
+            if h["old_status"] == h["new_status"]
+            else (f"  {h['old_status'] or '-'} -> {h['new_status']}")
+        )
+        night = f" night {h['business_date']}" if h["business_date"] else ""
+        click.echo(
+            f"  {_text(h['at'])}{night}  {h['actor']}  {h['action']}{move}"
+            f"  {h['note'] or ''}".rstrip()
+        )
+        if h["changes"]:
+            for field, (old, new) in h["changes"].items():
+                click.echo(f"      {field}: {_text(old) or '-'} -> {_text(new) or '-'}")
+    others = case["other_cases"]
+    customer = case["customer_id"] or "-"
+    click.echo(f"\nother cases of customer {customer}: {len(others)}")
+    if others:
+        click.echo(_table(others, tuple(c for c in TABLE_COLUMNS if c != "age_days")))
+
+
+@cases.command("set-status")
+@click.argument("case_id")
+@click.argument("status", type=click.Choice(PERSON_STATUSES))
+@click.option("--by", required=True, help="Who makes the change.")
+@click.option("--note", required=True, help="Why.")
+@_store_options
+def set_status(store: CaseStore, case_id: str, status: str, by: str, note: str) -> None:
+    """Set a case's status ('resolved' records resolution 'manual')."""
+    before = store.get_case(case_id)
+    if before is None:
+        raise CaseNotFound(case_id)
+    try:
+        changed = store.set_status(case_id, status, by, note)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    if changed:
+        click.echo(f"case {case_id}: {before['status']} -> {status}")
+    else:
+        click.echo(f"case {case_id} is already {status}; nothing changed")
+
+
+@cases.command("assign")
+@click.argument("case_id")
+@click.argument("owner")
+@click.option("--by", required=True, help="Who makes the change.")
+@click.option("--note", help="Why.")
+@_store_options
+def assign(store: CaseStore, case_id: str, owner: str, by: str, note: str | None) -> None:
+    """Give a case to OWNER."""
+    try:
+        changed = store.assign(case_id, owner, by, note)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    if changed:
+        click.echo(f"case {case_id} assigned to {owner}")
+    else:
+        click.echo(f"case {case_id} is already assigned to {owner}; nothing changed")

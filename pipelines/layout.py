@@ -1,0 +1,158 @@
+"""Every key recon reads or writes in a landing zone or a warehouse, built and parsed here.
+
+Landing zone (contract section 1):
+
+    <source>/business_date=D/part-*.csv|parquet, _manifest.json
+
+Warehouse:
+
+    curated/<source>/business_date=D/data.parquet, _ingest.json     the curated history
+    quarantine/<source>/business_date=D/...                         rows kept out, with why
+    staging/business_date=D/detections/part-*.parquet               between a night's steps
+    staging/business_date=D/published.parquet, outcome.json
+    cases/business_date=D/cases.parquet, cases.csv, summary.json, report.html
+    quality/<source>/business_date=D/validation.json, summary.json  data-quality results
+    quality/data_docs/index.html, nights.json, business_date=D/<source>/
+    alerts/business_date=D/<run>-<task>.json
+    recon.db                                                        the embedded case store
+
+Keys are '/'-separated and relative to the storage root. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+MANIFEST_NAME = "_manifest.json"
+CURATED_FILE = "data.parquet"
+STATS_FILE = "_ingest.json"
+QUARANTINE_FILE = "quarantine.parquet"
+VALIDATION_FILE = "validation.json"
+SUMMARY_FILE = "summary.json"
+DOCS_PREFIX = "quality/data_docs"
+DOCS_INDEX = f"{DOCS_PREFIX}/index.html"
+DOCS_NIGHTS = f"{DOCS_PREFIX}/nights.json"
+PUBLISHED_FILE = "published.parquet"
+OUTCOME_FILE = "outcome.json"
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def partition(business_date: date) -> str:
+    """The hive-style partition folder name of a business date."""
+    return f"business_date={business_date.isoformat()}"
+
+
+# -- landing zone --------------------------------------------------------------------------
+
+
+def landing_prefix(source: str, business_date: date) -> str:
+    return f"{source}/{partition(business_date)}"
+
+
+def manifest_key(source: str, business_date: date) -> str:
+    return f"{landing_prefix(source, business_date)}/{MANIFEST_NAME}"
+
+
+# -- curated history and quarantine ----------------------------------------------------------
+
+
+def curated_prefix(source: str, business_date: date) -> str:
+    return f"curated/{source}/{partition(business_date)}"
+
+
+def curated_source_prefix(source: str) -> str:
+    return f"curated/{source}/"
+
+
+def curated_key(source: str, business_date: date) -> str:
+    return f"{curated_prefix(source, business_date)}/{CURATED_FILE}"
+
+
+def stats_key(source: str, business_date: date) -> str:
+    return f"{curated_prefix(source, business_date)}/{STATS_FILE}"
+
+
+def curated_date(source: str, key: str) -> date | None:
+    """The business date of a curated data file's key, or None for any other key."""
+    pattern = rf"curated/{re.escape(source)}/business_date=({_DATE})/{re.escape(CURATED_FILE)}"
+    match = re.fullmatch(pattern, key)
+    return date.fromisoformat(match.group(1)) if match else None
+
+
+def quarantine_prefix(source: str, business_date: date) -> str:
+    return f"quarantine/{source}/{partition(business_date)}"
+
+
+# -- the steps of a night ----------------------------------------------------------------------
+
+
+def staging_prefix(business_date: date) -> str:
+    return f"staging/{partition(business_date)}"
+
+
+def detections_prefix(business_date: date) -> str:
+    return f"{staging_prefix(business_date)}/detections"
+
+
+def detections_key(business_date: date, shard: int | None = None, shards: int = 1) -> str:
+    """A staged detections part: the whole night, or one shard of `shards`."""
+    name = "part-whole" if shard is None else f"part-{shard:04d}-of-{shards:04d}"
+    return f"{detections_prefix(business_date)}/{name}.parquet"
+
+
+def published_key(business_date: date) -> str:
+    return f"{staging_prefix(business_date)}/{PUBLISHED_FILE}"
+
+
+def outcome_key(business_date: date) -> str:
+    return f"{staging_prefix(business_date)}/{OUTCOME_FILE}"
+
+
+# -- published nights ------------------------------------------------------------------------
+
+
+def cases_prefix(business_date: date) -> str:
+    return f"cases/{partition(business_date)}"
+
+
+# -- data quality ----------------------------------------------------------------------------
+
+
+def quality_prefix(source: str, business_date: date) -> str:
+    return f"quality/{source}/{partition(business_date)}"
+
+
+def quality_summary_key(source: str, business_date: date) -> str:
+    return f"{quality_prefix(source, business_date)}/{SUMMARY_FILE}"
+
+
+def docs_night(business_date: date) -> str:
+    """The folder of a night's Data Docs sites, relative to DOCS_PREFIX."""
+    return partition(business_date)
+
+
+def docs_site(source: str, business_date: date) -> str:
+    """The folder of a validation's Data Docs site, relative to DOCS_PREFIX."""
+    return f"{docs_night(business_date)}/{source}"
+
+
+def docs_result_page(key: str) -> tuple[str, date, str] | None:
+    """(page relative to DOCS_PREFIX, business date, source) of a Data Docs result page."""
+    pattern = rf"{DOCS_PREFIX}/(business_date=({_DATE})/([a-z_]+)/validations/[^ ]+\.html)"
+    match = re.fullmatch(pattern, key)
+    if not match:
+        return None
+    return match.group(1), date.fromisoformat(match.group(2)), match.group(3)
+
+
+# -- alerts ----------------------------------------------------------------------------------
+
+
+def alert_key(business_date: str | None, run_id: str, task_id: str) -> str:
+    """An alert record's key; run and task ids are reduced to safe characters."""
+
+    def safe(name: str) -> str:
+        return re.sub(r"[^\w.:+-]", "_", name)
+
+    return f"alerts/business_date={business_date or 'unknown'}/{safe(run_id)}-{safe(task_id)}.json"

@@ -1,0 +1,45 @@
+"""The night's self-contained HTML report for billing teams."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER
+
+LARGEST = 20
+
+_env = Environment(
+    loader=PackageLoader("pipelines.publish", "templates"),
+    autoescape=select_autoescape(["html"]),
+    keep_trailing_newline=True,
+)
+
+
+def render_report(business_date: date, cases: pl.DataFrame, summary: dict) -> str:
+    """Totals, cases by rule, the largest amounts, and every case's summary sentence."""
+    rules = [
+        {"rule_id": r, "severity": RULE_SPECS[r].severity, **summary["rules"].get(r, {})}
+        for r in sorted(RULE_SPECS, key=lambda r: (SEVERITY_ORDER[RULE_SPECS[r].severity], r))
+    ]
+    ordered = cases.with_columns(
+        _sev=pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8)
+    ).sort(
+        ["_sev", "rule_id", "amount_at_risk", "case_id"],
+        descending=[False, False, True, False],
+        nulls_last=True,
+    )
+    largest = (
+        cases.filter(pl.col("amount_at_risk").is_not_null())
+        .sort(["amount_at_risk", "case_id"], descending=[True, False])
+        .head(LARGEST)
+    )
+    return _env.get_template("report.html").render(
+        business_date=business_date.isoformat(),
+        summary=summary,
+        rules=rules,
+        largest=largest.to_dicts(),
+        cases=ordered.to_dicts(),
+    )

@@ -1,0 +1,162 @@
+"""Every setting recon reads from the environment, resolved in one place.
+
+Nothing else in the package reads `os.environ`: commands, tasks and the desk ask this
+module. It imports nothing heavy (the DAG file parses it every 30 seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+ENV_DB_URL = "RECON_DB_URL"
+ENV_WAREHOUSE = "RECON_WAREHOUSE"
+ENV_LANDING = "RECON_LANDING"
+ENV_ALERT_WEBHOOK = "RECON_ALERT_WEBHOOK"
+DEFAULT_START_DATE = "2024-01-01"
+DEFAULT_SENSOR_TIMEOUT = 6 * 3600.0
+DEFAULT_POKE_INTERVAL = 60.0
+MAX_SHARDS = 1024  # Airflow's default [core] max_map_length
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+SQLITE_FILE = "recon.db"
+_FLAGS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+    "": False,
+}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def parse_date(value: str, what: str) -> date:
+    """A YYYY-MM-DD date, or a ConfigError naming `what`."""
+    if not re.match(DATE_PATTERN, value or ""):
+        raise ConfigError(f"{what}={value!r} is not a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{what}={value!r} is not a valid date: {exc}") from None
+
+
+def required_env(name: str, env: Mapping[str, str] = os.environ) -> str:
+    """A URI setting that must be given (RECON_LANDING, RECON_WAREHOUSE)."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set: give the URI (local path or s3://bucket/prefix)")
+    return value
+
+
+def env_db_url(env: Mapping[str, str] = os.environ) -> str | None:
+    """RECON_DB_URL, or None when it is not set."""
+    return env.get(ENV_DB_URL, "").strip() or None
+
+
+def env_warehouse(env: Mapping[str, str] = os.environ) -> str | None:
+    """RECON_WAREHOUSE, or None when it is not set."""
+    return env.get(ENV_WAREHOUSE, "").strip() or None
+
+
+def default_db_url(warehouse: str) -> str:
+    """The embedded case store: SQLite file `recon.db` at the root of a local warehouse."""
+    if warehouse.startswith("s3://"):
+        raise ConfigError(
+            f"no default case store for warehouse {warehouse}: give --db or set {ENV_DB_URL}"
+        )
+    path = Path(warehouse.removeprefix("file://")).expanduser().resolve() / SQLITE_FILE
+    return f"sqlite:///{path}"
+
+
+def case_store_url(
+    db_url: str | None = None,
+    warehouse: str | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> str:
+    """The case store: `db_url`, else RECON_DB_URL, else SQLite in the local warehouse
+    (`warehouse`, else RECON_WAREHOUSE); a ConfigError when none of them is given."""
+    url = db_url or env_db_url(env)
+    if url:
+        return url
+    root = warehouse or env_warehouse(env)
+    if not root:
+        raise ConfigError(f"no case store: give --db or --warehouse, or set {ENV_DB_URL}")
+    return default_db_url(root)
+
+
+def alert_webhook(env: Mapping[str, str] = os.environ) -> str | None:
+    """RECON_ALERT_WEBHOOK: where failure alerts are POSTed, if anywhere."""
+    return env.get(ENV_ALERT_WEBHOOK, "").strip() or None
+
+
+def s3_endpoint(env: Mapping[str, str] = os.environ) -> str | None:
+    """A custom S3 endpoint (MinIO, moto): AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL."""
+    return env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
+
+
+def aws_region(env: Mapping[str, str] = os.environ) -> str | None:
+    """AWS_REGION, when set (boto3 itself reads AWS_DEFAULT_REGION)."""
+    return env.get("AWS_REGION") or None
+
+
+@dataclass(frozen=True)
+class DagSettings:
+    """What the DAG needs when it is parsed."""
+
+    landing: str
+    catchup: bool
+    start_date: datetime
+    sensor_timeout: float
+    poke_interval: float
+    shards: int
+
+    @property
+    def landing_on_s3(self) -> bool:
+        return self.landing.startswith("s3://")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be positive")
+    return value
+
+
+def _shards(env: Mapping[str, str]) -> int:
+    raw = env.get("RECON_SHARDS", "").strip() or "1"
+    if not re.fullmatch(r"[0-9]+", raw) or not 1 <= int(raw) <= MAX_SHARDS:
+        raise ConfigError(f"RECON_SHARDS={raw!r} is not a whole number from 1 to {MAX_SHARDS}")
+    return int(raw)
+
+
+def dag_settings(env: Mapping[str, str] = os.environ) -> DagSettings:
+    """RECON_LANDING, RECON_CATCHUP, RECON_START_DATE, RECON_SENSOR_TIMEOUT,
+    RECON_SENSOR_POKE_INTERVAL (seconds) and RECON_SHARDS, with their defaults."""
+    flag = env.get("RECON_CATCHUP", "").strip().lower()
+    if flag not in _FLAGS:
+        raise ConfigError(f"RECON_CATCHUP={flag!r} is not a boolean (true/false)")
+    start = parse_date(env.get("RECON_START_DATE") or DEFAULT_START_DATE, "RECON_START_DATE")
+    return DagSettings(
+        landing=env.get(ENV_LANDING, ""),
+        catchup=_FLAGS[flag],
+        start_date=datetime(start.year, start.month, start.day, tzinfo=UTC),
+        sensor_timeout=_seconds(env, "RECON_SENSOR_TIMEOUT", DEFAULT_SENSOR_TIMEOUT),
+        poke_interval=_seconds(env, "RECON_SENSOR_POKE_INTERVAL", DEFAULT_POKE_INTERVAL),
+        shards=_shards(env),
+    )

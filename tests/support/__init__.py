@@ -1,0 +1,1 @@
+"""Helpers shared by test modules: hand-made rows, landing zones, case-store nights."""

@@ -173,11 +173,11 @@ class NightWriter:
 
         A person's triage of a case that tonight's earlier run raised stands.
         """
-        keep = stored is not None and stored["status"] != WITHDRAWN
+        triaged = stored if stored is not None and stored["status"] != WITHDRAWN else None
         return {
             **det,
-            "status": stored["status"] if keep else "open",
-            "resolution": stored["resolution"] if keep else None,
+            "status": triaged["status"] if triaged else "open",
+            "resolution": triaged["resolution"] if triaged else None,
             "owner": stored["owner"] if stored is not None else None,
             "first_seen": self.night,
             "last_seen": self.night,

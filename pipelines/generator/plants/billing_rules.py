@@ -285,15 +285,14 @@ def _mispriced(
 
     kit.edit_bill(customer, run, misprice)
     if abs(money(billed) - (money(upgrade or agreed))) > money("0.01"):
-        fee_then = line.agreed_fee(run)
-        assert fee_then is not None  # the plant agreed a fee before the run
-        kit.expect(
-            lambda: [
-                Case.priced(
-                    TM, (line.msisdn, run), customer.customer_id, charged[0].amount - fee_then
-                )
-            ]
-        )
+
+        def expected() -> list[Case]:
+            fee_then = line.agreed_fee(run)  # known once the world has run
+            assert fee_then is not None  # the plant agreed a fee before the run
+            amount = charged[0].amount - fee_then
+            return [Case.priced(TM, (line.msisdn, run), customer.customer_id, amount)]
+
+        kit.expect(expected)
 
 
 def _part_period_at_full_fee(kit: Kit) -> None:

@@ -148,6 +148,22 @@ class CaseStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def last_run(self, business_date: date) -> str | None:
+        """The run id of the night's last recorded run, or None when it never ran."""
+        with self.engine.connect() as conn:
+            return conn.scalar(
+                select(runs.c.run_id)
+                .where(runs.c.business_date == business_date)
+                .order_by(runs.c.started_at.desc(), runs.c.run_id.desc())
+                .limit(1)
+            )
+
+    def has_runs_before(self, business_date: date) -> bool:
+        """Whether any night before `business_date` was recorded."""
+        with self.engine.connect() as conn:
+            earliest = conn.scalar(select(func.min(runs.c.business_date)))
+        return earliest is not None and earliest < business_date
+
     def latest_business_date(self) -> date | None:
         """The latest business date any run has recorded, or None for an empty store."""
         with self.engine.connect() as conn:

@@ -14,8 +14,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from pipelines.contract import SOURCES
-
 ENV_DB_URL = "RECON_DB_URL"
 ENV_WAREHOUSE = "RECON_WAREHOUSE"
 ENV_LANDING = "RECON_LANDING"
@@ -26,6 +24,8 @@ DEFAULT_POKE_INTERVAL = 60.0
 MAX_SHARDS = 1024  # Airflow's default [core] max_map_length
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 SQLITE_FILE = "recon.db"
+# pipelines.contract.SOURCES, repeated so that this module imports nothing heavy (tested).
+SOURCES = ("store_transactions", "sim_inventory", "billing_lines", "retention_campaigns")
 ENV_QUARANTINE_MAX = "RECON_QUARANTINE_MAX"  # every source; RECON_QUARANTINE_MAX_<SOURCE> for one
 ENV_INVENTORY_MIN_SHARE = "RECON_INVENTORY_MIN_SHARE"
 ENV_LOCK_WAIT = "RECON_LOCK_WAIT"

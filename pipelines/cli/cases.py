@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
@@ -61,20 +62,36 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
             url = case_store_url(db_url, warehouse)
         except ConfigError as exc:
             raise BadInput(str(exc)) from exc
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise BadInput(f"--db is not a SQLAlchemy URL: {exc}") from exc
         if (
             parsed.get_backend_name() == "sqlite"
             and parsed.database not in (None, "", ":memory:")
+            and not parsed.query.get("uri")
             and not Path(parsed.database).exists()
         ):
             raise BadInput(f"no case store at {parsed.database} (give --db or --warehouse)")
-        with CaseStore(url) as store:
-            try:
+        try:
+            with CaseStore(url) as store:
                 command(store=store, **kwargs)
-            except CaseNotFound as exc:
-                raise BadInput(f"unknown case id: {exc.args[0]}") from exc
+        except CaseNotFound as exc:
+            raise BadInput(f"unknown case id: {exc.args[0]}") from exc
+        except SQLAlchemyError as exc:
+            raise click.ClickException(_store_failure(parsed, exc)) from None
 
     return wrapper
+
+
+def _store_failure(url: URL, exc: SQLAlchemyError) -> str:
+    """One line on a failed case store: where and the driver's reason, never the SQL
+    statement or its parameters (customer ids, evidence) that SQLAlchemy's message holds."""
+    where = url.render_as_string(hide_password=True)
+    orig = getattr(exc, "orig", None)
+    reason = str(orig) if orig is not None else type(exc).__name__
+    first = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
+    return f"case store {where}: {first}"
 
 
 def _text(value: object) -> str:
@@ -100,9 +117,12 @@ def _decimal(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     if value is None:
         return None
     try:
-        return Decimal(value)
+        amount = Decimal(value)
     except InvalidOperation as exc:
         raise click.BadParameter(f"not a decimal amount: {value}") from exc
+    if not amount.is_finite():
+        raise click.BadParameter(f"not a finite amount: {value}")
+    return amount
 
 
 def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:

@@ -18,8 +18,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.rules.money import round_half_even
-
 CONTRACT_ACTIONS = ["new_line", "renewal", "upgrade", "downgrade"]
 LEAVING = ["cancel_line", "port_out"]
 ACTIVE = ["active", "suspended"]
@@ -201,7 +199,7 @@ def charge_after_deactivation(n: Night) -> pd.DataFrame:
     ):
         net[key] = net.get(key, Fraction(0)) + Fraction(int(c) * int(i), int(d))
     rows = [
-        (iccid, ps, round_half_even(v + credit.get((iccid, ps), 0)))
+        (iccid, ps, round(v + credit.get((iccid, ps), 0)))
         for (iccid, ps), v in net.items()
         if one[(iccid, ps)] == 1 and v + credit.get((iccid, ps), 0) > 1
     ]

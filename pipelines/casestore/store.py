@@ -39,19 +39,9 @@ from pipelines.catalogue import (
     STATUSES,
     WITHDRAWN,
 )
+from pipelines.rules.detections import DETECTION_SCHEMA
 from pipelines.settings import case_store_url
 
-MONEY = pl.Decimal(18, 2)
-DETECTION_SCHEMA: dict[str, pl.DataType] = {
-    c: (
-        pl.Date()
-        if c in ("period_start", "period_end")
-        else MONEY
-        if c == "amount_at_risk"
-        else pl.String()
-    )
-    for c in DETECTION_COLUMNS
-}
 # Published after CASE_COLUMNS: the triage state behind `status`.
 PUBLISHED_EXTRAS: dict[str, pl.DataType] = {
     "resolution": pl.String(),

@@ -38,7 +38,7 @@ TABLE_COLUMNS = (
 SUMMARY_WIDTH = 60
 
 
-class BadInput(click.ClickException):
+class CasesUsageError(click.ClickException):
     """A usage problem the user can fix: exit code 2."""
 
     exit_code = 2
@@ -61,23 +61,23 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
         try:
             url = case_store_url(db_url, warehouse)
         except ConfigError as exc:
-            raise BadInput(str(exc)) from exc
+            raise CasesUsageError(str(exc)) from exc
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
-            raise BadInput(f"--db is not a SQLAlchemy URL: {exc}") from exc
+            raise CasesUsageError(f"--db is not a SQLAlchemy URL: {exc}") from exc
         if (
             parsed.get_backend_name() == "sqlite"
             and parsed.database not in (None, "", ":memory:")
             and not parsed.query.get("uri")
             and not Path(parsed.database).exists()
         ):
-            raise BadInput(f"no case store at {parsed.database} (give --db or --warehouse)")
+            raise CasesUsageError(f"no case store at {parsed.database} (give --db or --warehouse)")
         try:
             with CaseStore(url) as store:
                 command(store=store, **kwargs)
         except CaseNotFound as exc:
-            raise BadInput(f"unknown case id: {exc.args[0]}") from exc
+            raise CasesUsageError(f"unknown case id: {exc.args[0]}") from exc
         except SQLAlchemyError as exc:
             raise click.ClickException(_store_failure(parsed, exc)) from None
 
@@ -276,7 +276,7 @@ def set_status(store: CaseStore, case_id: str, status: str, by: str, note: str) 
     try:
         changed = store.set_status(case_id, status, by, note)
     except ValueError as exc:
-        raise BadInput(str(exc)) from exc
+        raise CasesUsageError(str(exc)) from exc
     if changed:
         click.echo(f"case {case_id}: {before['status']} -> {status}")
     else:
@@ -294,7 +294,7 @@ def assign(store: CaseStore, case_id: str, owner: str, by: str, note: str | None
     try:
         changed = store.assign(case_id, owner, by, note)
     except ValueError as exc:
-        raise BadInput(str(exc)) from exc
+        raise CasesUsageError(str(exc)) from exc
     if changed:
         click.echo(f"case {case_id} assigned to {owner}")
     else:

@@ -13,9 +13,9 @@ from fractions import Fraction
 
 import polars as pl
 
+from pipelines.money import from_cents
 from pipelines.rules.detections import currency_totals, finish, mixed_money_text
 from pipelines.rules.inputs import NightInputs
-from pipelines.rules.money import round_half_even
 
 RULE_ID = "CHARGE_AFTER_DEACTIVATION"
 THRESHOLD_CENTS = 1
@@ -83,7 +83,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
     ]
     per_currency = per_currency.with_columns(
         above=pl.Series([net > THRESHOLD_CENTS for net in nets], dtype=pl.Boolean),
-        cents=pl.Series([round_half_even(net) for net in nets], dtype=pl.Int64),
+        cents=pl.Series([round(net) for net in nets], dtype=pl.Int64),
     )
     credits_of_key = pl.col("credits").explode().drop_nulls()
     fired = per_currency.group_by(KEY).agg(
@@ -130,7 +130,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 sim=pl.struct("iccid", "status", deactivated_on="deact_date"),
                 lines="lines",
                 credits="credits",
-                net_amount=pl.col("cents").cast(pl.Decimal(18, 2)) / 100,
+                net_amount=from_cents("cents"),
             ).struct.json_encode(),
             summary=pl.format(
                 "SIM {} (line {}) was deactivated on {} but account {} is still charged {} "

@@ -7,13 +7,15 @@ import hashlib
 import polars as pl
 
 from pipelines.catalogue import DETECTION_COLUMNS, RULE_SPECS
+from pipelines.contract import MONEY_DTYPE
+from pipelines.money import from_cents
 
 MIXED_JSON = "amounts_by_currency"
 MIXED_TEXT = "amounts_text"
 DETECTION_SCHEMA: dict[str, pl.DataType] = {c: pl.String() for c in DETECTION_COLUMNS} | {
     "period_start": pl.Date(),
     "period_end": pl.Date(),
-    "amount_at_risk": pl.Decimal(18, 2),
+    "amount_at_risk": MONEY_DTYPE,
 }
 
 
@@ -25,7 +27,7 @@ def money_text(cents_col: str, currency_col: str = "currency") -> pl.Expr:
         .then(
             pl.format(
                 "{} {}",
-                pl.col(cents_col).cast(pl.Decimal(18, 2)) / 100,
+                from_cents(cents_col),
                 pl.col(currency_col).fill_null(""),
             ).str.strip_chars()
         )
@@ -51,7 +53,7 @@ def currency_totals(frame: pl.LazyFrame, key: list[str], cents: str = "cents") -
     and `currency` are null, `amounts_by_currency` is the JSON object {"EUR": "1.00", ...}
     and `amounts_text` reads '1.00 EUR + 2.00 GBP' (currencies in code order).
     """
-    amount = (pl.col("cents").cast(pl.Decimal(18, 2)) / 100).cast(pl.String)
+    amount = from_cents("cents").cast(pl.String)
     one = pl.col("currencies") == 1
     return (
         frame.filter(pl.col(cents).is_not_null() & pl.col("currency").is_not_null())
@@ -129,7 +131,7 @@ def finish(rule_id: str, frame: pl.DataFrame) -> pl.DataFrame:
             case_id=key_text.map_batches(_sha16, return_dtype=pl.String),
             rule_id=pl.lit(rule_id),
             severity=pl.lit(spec.severity),
-            amount_at_risk=pl.col("cents").cast(pl.Decimal(18, 2)) / 100,
+            amount_at_risk=from_cents("cents"),
         )
         .select(pl.col(c).cast(t) for c, t in DETECTION_SCHEMA.items())
         .sort("case_id")

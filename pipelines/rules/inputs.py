@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from pipelines.contract import ACTIVE_STATUSES, CONTRACT_ACTIONS
+from pipelines.money import to_cents
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class NightInputs:
 
 def cents(column: str) -> pl.Expr:
     """A money column (Decimal with scale 2) as exact integer cents."""
-    return pl.col(column).cast(pl.Decimal(18, 2)).to_physical().cast(pl.Int64)
+    return to_cents(column)
 
 
 def latest(frame: pl.LazyFrame, *by: str) -> pl.LazyFrame:

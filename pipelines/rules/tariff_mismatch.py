@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.money import from_cents
 from pipelines.rules.detections import finish, merge_key, money_text
 from pipelines.rules.inputs import NightInputs
 
@@ -65,7 +66,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
             "bill_run_id",
             "tariff_code",
             "amount",
-            agreed_fee=pl.col("fee_cents").cast(pl.Decimal(18, 2)) / 100,
+            agreed_fee=from_cents("fee_cents"),
             agreed_by_transaction_id="transaction_id",
             agreed_on="tx_date",
         ),

@@ -12,6 +12,7 @@ from dataclasses import replace
 import polars as pl
 
 from pipelines.contract import CONTRACT_ACTIONS
+from pipelines.money import to_cents
 from pipelines.rules.detections import (
     MIXED_JSON,
     MIXED_TEXT,
@@ -33,7 +34,7 @@ def raised_commitment(night: NightInputs) -> pl.LazyFrame:
     actions = night.actions().filter(pl.col("tx_date") <= night.business_date)
     contract = actions.filter(pl.col("action").is_in(CONTRACT_ACTIONS))
     per_line = ["customer_id", "msisdn"]
-    fee = pl.col("monthly_fee").cast(pl.Decimal(18, 2)).to_physical().cast(pl.Int64)
+    fee = to_cents("monthly_fee")
     before = latest(contract.filter(pl.col("tx_date") < window_start), *per_line).select(
         *per_line, cents=fee.fill_null(0), currency="currency"
     )

@@ -1,8 +1,9 @@
 """A night that can be trusted (issue 8): each row of its table, from a clean night.
 
-A generated world is run up to the night before a bill-run night N; each test takes a copy
-of that warehouse and landing zone, does to night N (or the next) what the row says, and
-checks the exit code, what was published and the case store against a clean run.
+A generated world is run up to the night before a bill-run night N (the `generated_world`
+fixture); each test takes a copy of that warehouse and landing zone, does to night N (or
+the next) what the row says, and checks the exit code, what was published and the case
+store against a clean run.
 """
 
 from __future__ import annotations
@@ -19,13 +20,19 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.generator import generate
-from pipelines.night import backfill, night_processed
+from pipelines.night import night_processed
 from pipelines.settings import default_db_url
 from pipelines.storage import LocalStorage
-from tests.support.nights import copy, curated, edit, partition, published, run, store_state
+from tests.support.nights import (
+    GeneratedWorld,
+    copy,
+    curated,
+    edit,
+    published,
+    run,
+    store_state,
+)
 
-SEED, CUSTOMERS, DAYS, START = 5, 60, 75, date(2024, 1, 1)
 BIN = Path(sys.executable).parent
 
 
@@ -42,23 +49,15 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+def world(generated_world: GeneratedWorld, tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("trust")
-    landing = root / "landing"
-    dates = generate(landing, SEED, CUSTOMERS, START, DAYS).business_dates
-    night = max(d for d in dates[:-1] if _rows(partition(landing, "billing_lines", d)) > 20)
-    base = root / "base"
-    backfill(str(landing), str(base), dates[0], night - timedelta(days=1), validate=False)
-    clean, previous = {}, base
+    night, landing = generated_world.night, generated_world.landing
+    clean, previous = {}, generated_world.base
     for day in (night, night + timedelta(days=1)):
         clean[day] = copy(previous, root / f"clean-{day}")
         assert run(landing, clean[day], day).exit_code == 0
         previous = clean[day]
-    return World(landing, base, clean, night)
-
-
-def _rows(folder: Path) -> int:
-    return sum(f["rows"] for f in json.loads((folder / "_manifest.json").read_text())["files"])
+    return World(landing, generated_world.base, clean, night)
 
 
 def same_as(warehouse: Path, clean: Path, day: date, replaced: bool = False) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from pipelines.casestore.schema import (
     PIPELINE_ACTOR,
@@ -77,7 +77,6 @@ class NightWriter:
         self.before: dict[str, Row | None] = {}  # rerun: the case before tonight's earlier runs
         self.final: dict[str, Row] = {}  # case_id -> the case after this run
         self.published_state: dict[str, Row] = {}  # case_id -> state published for tonight
-        self.withdrawn: list[str] = []
         self.history: list[Row] = []
 
     # -- reading ------------------------------------------------------------------------
@@ -346,8 +345,6 @@ class NightWriter:
         note: str,
         changes: dict[str, list[object]] | None = None,
     ) -> None:
-        if action == "withdrawn":
-            self.withdrawn.append(case_id)
         self.history.append(
             {
                 "case_id": case_id,
@@ -364,23 +361,33 @@ class NightWriter:
         )
 
     def counts(self, detected: list[str]) -> dict[str, dict[str, int]]:
-        """Per rule: new, still open, closed and withdrawn tonight (the same on a rerun)."""
+        """Per rule: new and still open among tonight's cases as published; closed and
+        withdrawn on tonight, by the last word of tonight's runs in the history. So a rerun
+        of an older night counts what that night's run counted, later nights aside."""
         counts = {r: {"new": 0, "still_open": 0, "closed": 0, "withdrawn": 0} for r in RULE_SPECS}
         for cid in detected:
-            row = self.final[cid]
-            if row["first_seen"] == self.night:
-                counts[row["rule_id"]]["new"] += 1
-            elif row["status"] in ACTIVE:
-                counts[row["rule_id"]]["still_open"] += 1
-        closed = self.conn.execute(
-            select(cases.c.rule_id, func.count())
-            .where(cases.c.closed_on == self.night, cases.c.resolution == NO_LONGER_DETECTED)
-            .group_by(cases.c.rule_id)
-        )
-        for rule_id, n in closed:
-            counts[rule_id]["closed"] = n
-        for cid in self.withdrawn:
-            counts[self.final[cid]["rule_id"]]["withdrawn"] += 1
+            state, rule_id = self.published_state[cid], self.final[cid]["rule_id"]
+            if state["first_seen"] == self.night:
+                counts[rule_id]["new"] += 1
+            elif state["status"] in ACTIVE:
+                counts[rule_id]["still_open"] += 1
+        last: dict[str, tuple[str, str]] = {}
+        for cid, rule_id, action in self.conn.execute(
+            select(case_history.c.case_id, cases.c.rule_id, case_history.c.action)
+            .join(cases, cases.c.case_id == case_history.c.case_id)
+            .where(
+                case_history.c.business_date == self.night,
+                case_history.c.actor == PIPELINE_ACTOR,
+                case_history.c.action.in_(("closed", "reopened", WITHDRAWN)),
+            )
+            .order_by(case_history.c.id)
+        ):
+            last[cid] = (rule_id, action)
+        for rule_id, action in last.values():
+            if action == "closed":
+                counts[rule_id]["closed"] += 1
+            elif action == WITHDRAWN:
+                counts[rule_id]["withdrawn"] += 1
         return counts
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
+import glob
 import hashlib
 import os
 import re
@@ -59,8 +60,12 @@ class LocalStorage:
         return digest.hexdigest()
 
     def write_bytes(self, key: str, data: bytes) -> None:
+        """Write the file whole or not at all (a temporary file renamed into place; those
+        an earlier write killed midway left are removed)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)

@@ -171,6 +171,16 @@ def test_rerun_of_an_older_night_republishes_what_that_night_published(
     assert case(store, b)["status"] == "resolved"
 
 
+def test_rerun_of_an_older_night_counts_what_that_night_counted(
+    store: CaseStore, run: Runs
+) -> None:
+    a, b = det(key="a"), det(key="b")
+    run(D1, a, b)
+    first = run(D2, a)  # b closes on D2
+    run(D3)  # a closes on D3
+    assert run(D2, a).counts == first.counts
+
+
 def test_out_of_order_backfill_closes_only_on_the_latest_night(store: CaseStore, run: Runs) -> None:
     a, b = det(key="a"), det(key="b")
     run(D3, a)

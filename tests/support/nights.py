@@ -9,7 +9,8 @@ import io
 import json
 import shutil
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -17,8 +18,11 @@ from sqlalchemy import create_engine, select
 
 from pipelines.casestore.schema import case_history, case_sightings, cases
 from pipelines.cli import main
+from pipelines.generator import generate
+from pipelines.night import backfill
 
 Rows = list[dict[str, str]]
+SEED, CUSTOMERS, DAYS, START = 5, 60, 75, date(2024, 1, 1)
 # What differs between two runs of the same inputs: when they ran, and their ids.
 VOLATILE = ("run_id", "started_at", "finished_at", "validated_at")
 
@@ -120,3 +124,26 @@ def curated(warehouse: Path, day: date) -> dict[str, bytes]:
         for top in ("curated", "quarantine")
         for p in sorted((warehouse / top).glob(f"*/{name}/*"))
     }
+
+
+@dataclass(frozen=True)
+class GeneratedWorld:
+    """A generated landing zone and a warehouse processed through the night before
+    `night`, a bill-run night with two nights after it."""
+
+    landing: Path
+    base: Path
+    night: date
+
+
+def generated_world(root: Path) -> GeneratedWorld:
+    landing = root / "landing"
+    dates = generate(landing, SEED, CUSTOMERS, START, DAYS).business_dates
+    night = max(d for d in dates[:-2] if _rows(partition(landing, "billing_lines", d)) > 20)
+    base = root / "base"
+    backfill(str(landing), str(base), dates[0], night - timedelta(days=1), validate=False)
+    return GeneratedWorld(landing, base, night)
+
+
+def _rows(folder: Path) -> int:
+    return sum(f["rows"] for f in json.loads((folder / "_manifest.json").read_text())["files"])

@@ -45,17 +45,22 @@ class S3Lease:
         return json.dumps({**self.doc, "expires": expires.isoformat()}).encode()
 
     def _try(self) -> bool:
-        try:
-            put = self.client.put_object(
-                Bucket=self.bucket, Key=self.key, Body=self._body(), IfNoneMatch="*"
-            )
-        except ClientError as exc:
-            if _code(exc) not in TAKEN:
-                raise
-            self._break_if_expired()
-            return False
-        self.etag = put["ETag"]
-        return True
+        """Write the lock if none exists; when one exists whose lease ran out, break it
+        and try once more."""
+        for _ in range(2):
+            try:
+                put = self.client.put_object(
+                    Bucket=self.bucket, Key=self.key, Body=self._body(), IfNoneMatch="*"
+                )
+            except ClientError as exc:
+                if _code(exc) not in TAKEN:
+                    raise
+                if not self._break_if_expired():
+                    return False
+            else:
+                self.etag = put["ETag"]
+                return True
+        return False
 
     def _current(self) -> tuple[dict, str] | None:
         try:
@@ -70,11 +75,12 @@ class S3Lease:
             doc = {}
         return doc, got["ETag"]
 
-    def _break_if_expired(self) -> None:
-        """Delete a lock whose lease ran out (its holder died), if it is still that lock."""
+    def _break_if_expired(self) -> bool:
+        """Delete a lock whose lease ran out (its holder died), if it is still that lock;
+        whether the lock is gone."""
         current = self._current()
         if current is None:
-            return
+            return True
         doc, etag = current
         try:
             expired = datetime.fromisoformat(str(doc["expires"])) < datetime.now(UTC)
@@ -87,6 +93,8 @@ class S3Lease:
             except ClientError as exc:
                 if _code(exc) not in TAKEN | {"NoSuchKey", "404"}:
                     raise
+            return True
+        return False
 
     def acquire(self, wait: float) -> None:
         def busy(waited: float) -> LockBusy:

@@ -26,6 +26,7 @@ import polars as pl
 from pipelines import layout
 from pipelines.casestore import open_store
 from pipelines.casestore.lock import advisory_lock, is_postgres
+from pipelines.casestore.migrate import ensure_current
 from pipelines.catalogue import CATALOGUE_VERSION, RULE_SPECS
 from pipelines.contract import CONTRACT_VERSION, SOURCES
 from pipelines.ingest import (
@@ -439,7 +440,8 @@ def run_night(
     on them; a refusal or a critical failure stops the night (BadInput) before anything of
     it is committed, recorded or published. `report` gets the line of each source.
     """
-    url = case_store_url(db_url, warehouse_uri)  # fail before writing anything
+    url = case_store_url(db_url, warehouse_uri)  # fail before writing anything,
+    ensure_current(url)  # also when the case store must be upgraded first
     landing, warehouse = open_storage(landing_uri), open_storage(warehouse_uri)
     with warehouse_lock(warehouse, url, f"recon run {business_date}", lock_wait):
         return _night(landing, warehouse, business_date, url, shards, validate, gate, report)
@@ -542,6 +544,7 @@ def backfill(
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
     url = case_store_url(db_url, warehouse_uri)
+    ensure_current(url)
     landing, warehouse = open_storage(landing_uri), open_storage(warehouse_uri)
     days = list(business_dates(start, end))
     results = []

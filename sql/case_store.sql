@@ -84,3 +84,10 @@ CREATE TABLE case_sightings (
 );
 
 CREATE INDEX ix_case_sightings_business_date ON case_sightings (business_date);
+
+CREATE TABLE casestore_alembic_version (
+    version_num VARCHAR(32) NOT NULL,
+    CONSTRAINT casestore_alembic_version_pkc PRIMARY KEY (version_num)
+);
+
+INSERT INTO casestore_alembic_version (version_num) VALUES ('0002_withdrawn_status');

@@ -1,7 +1,8 @@
 """The case store's tables (SQLAlchemy Core) and their PostgreSQL DDL.
 
-`sql/case_store.sql` is this metadata rendered for PostgreSQL; regenerate it with
-`python -m pipelines.casestore.schema [PATH]` after changing a table.
+A change to a table comes with a migration (pipelines/casestore/migrations/versions/).
+`sql/case_store.sql` is this metadata rendered for PostgreSQL, stamped with the head
+revision; regenerate it with `python -m pipelines.casestore.schema [PATH]`.
 """
 
 from __future__ import annotations
@@ -24,15 +25,19 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
+    String,
     Table,
     Text,
     TypeDecorator,
+    insert,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
+from pipelines.casestore.migrate import VERSION_TABLE, head
 from pipelines.catalogue import NO_LONGER_DETECTED, STATUSES, WITHDRAWN
 
 DDL_PATH = Path(__file__).resolve().parents[2] / "sql" / "case_store.sql"
@@ -190,16 +195,31 @@ case_history = Table(
 )
 
 
+def _version_table() -> Table:
+    """Alembic's version table, as Alembic creates it."""
+    return Table(
+        VERSION_TABLE,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+    )
+
+
 def render_ddl() -> str:
-    """The metadata's CREATE TABLE and CREATE INDEX statements for PostgreSQL."""
+    """The metadata's CREATE TABLE and CREATE INDEX statements for PostgreSQL, then the
+    version table at the head revision, so that a store built from them needs no upgrade."""
     dialect = postgresql.dialect()
-    elements: list[CreateTable | CreateIndex] = []
+    elements: list[CreateTable | CreateIndex | Insert] = []
     for table in metadata.sorted_tables:
         elements.append(CreateTable(table))
         elements.extend(CreateIndex(i) for i in sorted(table.indexes, key=lambda i: str(i.name)))
+    version = _version_table()
+    elements += [CreateTable(version), insert(version).values(version_num=head())]
+    literal = {"literal_binds": True}
     statements = [
         "\n".join(
-            line.rstrip() for line in str(e.compile(dialect=dialect)).strip().splitlines()
+            line.rstrip()
+            for line in str(e.compile(dialect=dialect, compile_kwargs=literal)).strip().splitlines()
         ).replace("\t", "    ")
         for e in elements
     ]

@@ -5,29 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy import (
     Connection,
-    Engine,
-    create_engine,
-    event,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
+from pipelines.casestore.engine import make_engine
+from pipelines.casestore.migrate import ensure_current
 from pipelines.casestore.nightly import NightWriter
 from pipelines.casestore.schema import (
     MANUAL_RESOLUTION,
     PIPELINE_ACTOR,
     case_history,
     cases,
-    metadata,
     runs,
 )
 from pipelines.catalogue import (
@@ -73,31 +70,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _make_engine(url: str | URL) -> Engine:
-    """An engine; SQLite gets real transactions (BEGIN on every begin) and foreign keys."""
-    url = make_url(url)
-    if url.get_driver_name() == "psycopg":
-        # No server-side prepared statements: their generic plans for the chunked IN
-        # look-ups can fall back to sequential scans (seen: 30x slower nights).
-        return create_engine(url, connect_args={"prepare_threshold": None})
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url)
-    if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: object) -> None:
-        dbapi_connection.isolation_level = None
-        dbapi_connection.execute("PRAGMA foreign_keys = ON")
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
-
-    return engine
-
-
 def normalise_detections(detections: pl.DataFrame) -> pl.DataFrame:
     """Tonight's detections as DETECTION_COLUMNS with their contract dtypes, checked."""
     missing = [c for c in DETECTION_COLUMNS if c not in detections.columns]
@@ -124,9 +96,16 @@ class CaseStore:
     """Cases, their sightings, their history and the runs, in one SQL database."""
 
     def __init__(self, url: str | URL):
-        """Connect to `url` (SQLAlchemy URL) and create the tables that are missing."""
-        self.engine = _make_engine(url)
-        metadata.create_all(self.engine)
+        """Connect to `url` (SQLAlchemy URL) after checking its schema version.
+
+        Raises SchemaError when the store must first be upgraded with `recon db upgrade`.
+        """
+        self.engine = make_engine(url)
+        try:
+            ensure_current(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         """Release the engine's connections."""

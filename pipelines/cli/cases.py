@@ -9,13 +9,14 @@ import json
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from pipelines.casestore.engine import sqlite_file
+from pipelines.casestore.migrate import SchemaError
 from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
 from pipelines.catalogue import PERSON_STATUSES, RULE_SPECS, SEVERITY_ORDER, STATUSES
@@ -66,18 +67,16 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
             parsed = make_url(url)
         except ArgumentError as exc:
             raise CasesUsageError(f"--db is not a SQLAlchemy URL: {exc}") from exc
-        if (
-            parsed.get_backend_name() == "sqlite"
-            and parsed.database not in (None, "", ":memory:")
-            and not parsed.query.get("uri")
-            and not Path(parsed.database).exists()
-        ):
-            raise CasesUsageError(f"no case store at {parsed.database} (give --db or --warehouse)")
+        path = sqlite_file(url)
+        if path is not None and not parsed.query.get("uri") and not path.exists():
+            raise CasesUsageError(f"no case store at {path} (give --db or --warehouse)")
         try:
             with CaseStore(url) as store:
                 command(store=store, **kwargs)
         except CaseNotFound as exc:
             raise CasesUsageError(f"unknown case id: {exc.args[0]}") from exc
+        except SchemaError as exc:
+            raise click.ClickException(str(exc)) from exc
         except SQLAlchemyError as exc:
             raise click.ClickException(_store_failure(parsed, exc)) from None
 

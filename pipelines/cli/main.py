@@ -14,6 +14,7 @@ from typing import TypeVar
 import click
 
 from pipelines.cli.cases import cases
+from pipelines.cli.db import db
 from pipelines.ingest import RejectedPartition
 from pipelines.night import BadInput, NightResult, backfill, run_night
 from pipelines.quality import CriticalExpectationFailed, NightValidation, check_night
@@ -377,3 +378,4 @@ def _summary_table(summary: dict) -> str:
 
 
 main.add_command(cases)
+main.add_command(db)

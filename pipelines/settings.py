@@ -224,7 +224,8 @@ def gate_settings(
         name = f"{ENV_QUARANTINE_MAX}_{source.upper()}"
         if env.get(name, "").strip():
             limits[source] = parse_share(env[name], name)
-    for item in quarantine_max:
+    items = sorted(quarantine_max, key=lambda item: "=" in item)  # every source first
+    for item in items:
         source, sep, raw = item.rpartition("=")
         if not sep:
             limits = dict.fromkeys(SOURCES, parse_share(raw, "--max-quarantine"))

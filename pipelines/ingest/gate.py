@@ -99,12 +99,14 @@ def check_inventory(
     previous_night: date | None,
     settings: GateSettings,
 ) -> tuple[InventoryCheck, list[str]]:
-    """Tonight's curated snapshot (its `iccid` column) against the previous night's."""
-    iccids = tonight.select("iccid").unique()
+    """Tonight's curated snapshot (its `iccid` column) against the previous night's.
+
+    ICCIDs are unique within a curated snapshot (ingest quarantines duplicates)."""
+    iccids = tonight.select("iccid")
     if previous is None or previous_night is None:
         check = InventoryCheck(iccids.height, None, None, None)
     else:
-        before = previous.select("iccid").unique().collect()
+        before = previous.select("iccid").collect()
         kept = before.join(iccids, on="iccid", how="semi").height
         check = InventoryCheck(iccids.height, previous_night, before.height, kept)
     problems = []

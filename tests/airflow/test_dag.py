@@ -216,7 +216,7 @@ from airflow.timetables.base import TimeRestriction
 
 bag = DagBag(dag_folder=sys.argv[1])
 out = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}, "touched": touched,
-       "parse_seconds": {s.file: s.duration.total_seconds() for s in bag.dagbag_stats}}
+       "heavy": sorted(m for m in ("polars", "great_expectations") if m in sys.modules)}
 dag = bag.dags.get("recon_nightly")
 if dag is not None:
     timetable = coerce_to_core_timetable(dag.timetable)
@@ -278,10 +278,9 @@ def test_dag_folder_imports_cleanly_without_db_or_connections(parsed):
     assert parsed["touched"] == []
 
 
-def test_parse_time_is_well_under_two_seconds(parsed):
-    seconds = parsed["parse_seconds"]["recon_nightly.py"]
-    print(f"recon_nightly.py parse time: {seconds:.3f} s")
-    assert seconds < 2.0
+def test_parsing_imports_no_engine(parsed):
+    # the DAG file is parsed every 30 s: polars and GX load inside the tasks only
+    assert parsed["heavy"] == []
 
 
 def test_tasks_and_dependencies(parsed):

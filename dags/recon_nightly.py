@@ -1,12 +1,17 @@
 """recon_nightly: one run per business date, the night's steps as tasks.
 
-    business_date -> wait_for_<source> -> ingest_<source> -> validate_<source>  (x4)
-                  -> clear_detections -> reconcile (x RECON_SHARDS) -> update_cases -> publish
+    business_date -> prepare -> wait_for_<source> -> ingest_<source> -> validate_<source>
+                  (x4) -> commit -> clear_detections -> reconcile (x RECON_SHARDS)
+                  -> update_cases -> publish
 
 A scheduled run processes the night of its data interval start (interval 02:00 UTC to
-02:00 UTC the next day); the param `business_date` (YYYY-MM-DD) overrides it. `reconcile`
-is mapped over the night's RECON_SHARDS shards of customers (one task, the whole night, by
-default); update_cases merges them. Logic lives in `pipelines` and is imported inside the
+02:00 UTC the next day); the param `business_date` (YYYY-MM-DD) overrides it. Each source
+is checked and staged by its ingest task and validated; `commit` judges the night gate on
+the four staged sources (RECON_QUARANTINE_MAX..., the param `allow_gap`) and commits them
+together, or fails and commits nothing. `reconcile` is mapped over the night's
+RECON_SHARDS shards of customers (one task, the whole night, by default); update_cases
+merges them. prepare, commit, update_cases and publish hold the warehouse's lock, as
+`recon run` does. Logic lives in `pipelines` and is imported inside the
 tasks; configuration and operation are described in docs/operations.md.
 """
 
@@ -46,6 +51,12 @@ SETTINGS = dag_settings()
             description="Night to (re)run, YYYY-MM-DD; empty: the run's data interval start. "
             "Required for a manual run without a logical date.",
         ),
+        "allow_gap": Param(
+            False,
+            type="boolean",
+            description="Run the night although the previous one was not processed "
+            "(the run summary says so).",
+        ),
     },
     tags=["recon"],
     doc_md=__doc__,
@@ -62,6 +73,17 @@ def recon_nightly():
         required_env(ENV_WAREHOUSE)
         locations = {s: cfg.manifest_location(landing, s, day) for s in SOURCES}
         return {"business_date": day.isoformat(), **locations}
+
+    @task
+    def prepare(day: str) -> None:
+        """Finish any commit a crash cut short; clear what earlier runs left of the night."""
+        from datetime import date
+
+        from pipelines import night
+        from pipelines.airflow.config import locked, open_warehouse
+
+        with locked(f"recon_nightly prepare {day}"):
+            night.prepare(open_warehouse(), date.fromisoformat(day))
 
     @task
     def ingest(source: str, day: str) -> dict:
@@ -88,11 +110,12 @@ def recon_nightly():
 
         from airflow.sdk.exceptions import AirflowFailException
 
+        from pipelines import night
         from pipelines.airflow.config import open_landing, open_warehouse
-        from pipelines.quality import CriticalExpectationFailed, validate_source
+        from pipelines.quality import CriticalExpectationFailed
 
         try:
-            outcome = validate_source(
+            outcome = night.validate_staged(
                 open_landing(), open_warehouse(), source, date.fromisoformat(day)
             )
         except CriticalExpectationFailed as exc:
@@ -100,6 +123,30 @@ def recon_nightly():
                 f"{source} for business date {day} failed data quality, nothing published: {exc}"
             ) from exc
         return outcome.summary()
+
+    @task
+    def commit(day: str, params=None) -> str:
+        """The night gate on the four staged sources, then their commit, all or none."""
+        import logging
+        from datetime import date
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from pipelines import night
+        from pipelines.airflow.config import locked, open_warehouse, task_db_url
+        from pipelines.settings import case_store_url, gate_settings
+
+        warehouse = open_warehouse()
+        gate = gate_settings(allow_gap=bool(params.get("allow_gap")))
+        db_url = case_store_url(task_db_url(), warehouse.root)
+        report = logging.getLogger("recon_nightly").info
+        try:
+            with locked(f"recon_nightly commit {day}"):
+                return night.gate_and_commit(
+                    warehouse, date.fromisoformat(day), gate, db_url, True, report
+                )
+        except night.BadInput as exc:
+            raise AirflowFailException(str(exc)) from exc
 
     @task
     def clear_detections(day: str) -> None:
@@ -127,22 +174,25 @@ def recon_nightly():
         from datetime import date
 
         from pipelines import night
-        from pipelines.airflow.config import open_warehouse, task_db_url
+        from pipelines.airflow.config import locked, open_warehouse, task_db_url
 
-        return night.update_cases(open_warehouse(), date.fromisoformat(day), task_db_url())
+        with locked(f"recon_nightly update_cases {day}"):
+            return night.update_cases(open_warehouse(), date.fromisoformat(day), task_db_url())
 
     @task
     def publish(day: str) -> dict:
         from datetime import date
 
         from pipelines import night
-        from pipelines.airflow.config import open_warehouse
+        from pipelines.airflow.config import locked, open_warehouse
 
-        result = night.publish(open_warehouse(), date.fromisoformat(day))
+        with locked(f"recon_nightly publish {day}"):
+            result = night.publish(open_warehouse(), date.fromisoformat(day))
         return {**result.summary["cases"], "report": result.report_uri}
 
     resolved: Any = business_date()  # a mapping of XComArgs (multiple_outputs)
     day = resolved["business_date"]
+    prepared = prepare(day)
     checked = []
     for source in SOURCES:
         waited = manifest_sensor(
@@ -154,12 +204,13 @@ def recon_nightly():
         )
         ingested = ingest.override(task_id=f"ingest_{source}")(source, day)
         validated = validate.override(task_id=f"validate_{source}")(source, day)
-        waited >> ingested >> validated
+        prepared >> waited >> ingested >> validated
         checked.append(validated)
     counted = reconcile.partial(day=day, shards=SETTINGS.shards).expand(
         shard=list(range(SETTINGS.shards))
     )
-    checked >> clear_detections(day) >> counted >> update_cases(day) >> publish(day)
+    committed = commit(day)
+    checked >> committed >> clear_detections(day) >> counted >> update_cases(day) >> publish(day)
 
 
 recon_nightly()

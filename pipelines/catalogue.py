@@ -82,9 +82,14 @@ DETECTION_COLUMNS = (
     "evidence",
 )
 
-STATUSES = ("open", "acknowledged", "resolved", "false_positive")
-# The statuses a person may set, and those that need a note saying why.
+# Statuses people set, and `withdrawn`, set by a rerun of the latest night to a case that
+# only the night's earlier run raised (contract section 3).
 PERSON_STATUSES = ("open", "acknowledged", "resolved", "false_positive")
+WITHDRAWN = "withdrawn"
+STATUSES = (*PERSON_STATUSES, WITHDRAWN)
+# Cases still being worked: they age, can be auto-closed, and fill the queue.
+OPEN_STATUSES = ("open", "acknowledged")
+# The statuses a person sets that need a note saying why.
 NOTE_REQUIRED_STATUSES = ("resolved", "false_positive")
 # What kind of money amount_at_risk is (contract section 3); null when the amount is null.
 AMOUNT_KINDS = ("refund_due", "revenue_leakage", "misbilled", "revenue_at_risk")

@@ -8,6 +8,10 @@ Warehouse:
 
     curated/<source>/business_date=D/data.parquet, _ingest.json     the curated history
     quarantine/<source>/business_date=D/...                         rows kept out, with why
+    curated/_commits/business_date=D.json                           the night's last commit
+    staging/business_date=D/sources/<source>/curated|quarantine/... partitions checked, not curated
+    staging/business_date=D/commit/journal.json                     the commit journal
+    staging/business_date=D/night.json, quality/<source>.json       the gate's and GX's verdicts
     staging/business_date=D/detections/part-*.parquet               between a night's steps
     staging/business_date=D/published.parquet, outcome.json
     cases/business_date=D/cases.parquet, cases.csv, summary.json, report.html
@@ -15,6 +19,7 @@ Warehouse:
     quality/data_docs/index.html, nights.json, business_date=D/<source>/
     alerts/business_date=D/<run>-<task>.json
     recon.db                                                        the embedded case store
+    _recon.lock                                                     one run at a time
 
 Keys are '/'-separated and relative to the storage root. This module imports nothing heavy.
 """
@@ -35,6 +40,7 @@ DOCS_INDEX = f"{DOCS_PREFIX}/index.html"
 DOCS_NIGHTS = f"{DOCS_PREFIX}/nights.json"
 PUBLISHED_FILE = "published.parquet"
 OUTCOME_FILE = "outcome.json"
+LOCK_KEY = "_recon.lock"
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
@@ -109,11 +115,48 @@ def outcome_key(business_date: date) -> str:
     return f"{staging_prefix(business_date)}/{OUTCOME_FILE}"
 
 
+def staged_source_prefix(source: str, business_date: date) -> str:
+    """A source's partition checked and staged, not yet in the curated history."""
+    return f"{staging_prefix(business_date)}/sources/{source}"
+
+
+def commit_journal_prefix(business_date: date) -> str:
+    return f"{staging_prefix(business_date)}/commit"
+
+
+def commit_journal_key(business_date: date) -> str:
+    return f"{commit_journal_prefix(business_date)}/journal.json"
+
+
+def commit_journal_date(key: str) -> date | None:
+    """The business date of a commit journal's key, or None for any other key."""
+    match = re.fullmatch(rf"staging/business_date=({_DATE})/commit/journal\.json", key)
+    return date.fromisoformat(match.group(1)) if match else None
+
+
+def commit_record_key(business_date: date) -> str:
+    return f"curated/_commits/{partition(business_date)}.json"
+
+
+def night_meta_key(business_date: date) -> str:
+    """The gate's verdict and the commit of a night, for its run summary."""
+    return f"{staging_prefix(business_date)}/night.json"
+
+
+def staged_quality_key(source: str, business_date: date) -> str:
+    """A source's validation summary from this run of the night (publish reads only these)."""
+    return f"{staging_prefix(business_date)}/quality/{source}.json"
+
+
 # -- published nights ------------------------------------------------------------------------
 
 
 def cases_prefix(business_date: date) -> str:
     return f"cases/{partition(business_date)}"
+
+
+def cases_summary_key(business_date: date) -> str:
+    return f"{cases_prefix(business_date)}/{SUMMARY_FILE}"
 
 
 # -- data quality ----------------------------------------------------------------------------

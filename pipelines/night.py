@@ -1,9 +1,13 @@
 """One night of reconciliation in steps that keep their state in the warehouse.
 
-    ingest_source (x4) -> reconcile (per shard) -> update_cases -> publish
+    prepare -> load (x4) -> gate -> validate (x4) -> commit -> reconcile (per shard)
+            -> update_cases -> publish
 
-`run_night` chains them in one process (`recon run`); the Airflow DAG runs each step as
-its own task. Between steps, state lives under `<warehouse>/staging/business_date=D/`.
+`run_night` chains them in one process under the warehouse's lock (`recon run`); the
+Airflow DAG runs them as tasks. Nothing of a night reaches the curated history, the case
+store or the published files before the gate and the validation have passed it; its four
+sources are committed together. Between steps, state lives under
+`<warehouse>/staging/business_date=D/`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import io
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,32 +25,51 @@ import polars as pl
 
 from pipelines import layout
 from pipelines.casestore import open_store
+from pipelines.casestore.lock import advisory_lock, is_postgres
 from pipelines.casestore.migrate import ensure_current
 from pipelines.catalogue import CATALOGUE_VERSION, RULE_SPECS
 from pipelines.contract import CONTRACT_VERSION, SOURCES
 from pipelines.ingest import (
     LoadedPartition,
     RejectedPartition,
-    commit_partition,
     history,
     ingest_stats,
     load_partition,
     snapshot,
 )
-from pipelines.publish import money_by_currency, publish_night
-from pipelines.quality import CriticalExpectationFailed, night_quality, validate_night
+from pipelines.ingest.commit import (
+    commit_night,
+    commit_record,
+    roll_forward,
+    stage_partition,
+    staged_rows,
+    staged_stats,
+)
+from pipelines.ingest.gate import (
+    INVENTORY,
+    InventoryCheck,
+    SourceVerdict,
+    check_inventory,
+    judge_sources,
+    with_problems,
+)
+from pipelines.ingest.warehouse import curated_dates, scan_curated
+from pipelines.publish import money_by_currency, publish_night, published_summary
+from pipelines.quality import CriticalExpectationFailed, ValidationOutcome, validate_night
+from pipelines.quality import validate_source as gx_validate_source
 from pipelines.rules import NightInputs, evaluate
 from pipelines.rules.shards import shard_customers
-from pipelines.settings import case_store_url
+from pipelines.settings import GateSettings, case_store_url, lock_wait
 from pipelines.storage import Storage, open_storage, parquet_bytes
 
 log = logging.getLogger(__name__)
+Report = Callable[[str], None]
 
 
 class BadInput(Exception):
     """A night's input cannot be used: nothing was published for it (exit code 2)."""
 
-    def __init__(self, business_date: date, problems: Sequence[Exception]):
+    def __init__(self, business_date: date, problems: Sequence[Exception | str]):
         self.business_date = business_date
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
@@ -61,19 +85,66 @@ class NightResult:
     report_uri: str
 
 
-def ingest_source(
-    landing: Storage, warehouse: Storage, source: str, business_date: date
-) -> dict[str, object]:
-    """Check one source's partition and add it to the curated history; returns its stats."""
-    loaded = load_partition(landing, source, business_date, warehouse)
-    commit_partition(warehouse, loaded)
-    return loaded.stats()
+@dataclass(frozen=True)
+class GateVerdict:
+    """What the night gate found: per source, the inventory, the predecessor."""
+
+    business_date: date
+    settings: GateSettings
+    sources: Mapping[str, SourceVerdict]
+    inventory: InventoryCheck
+    predecessor: Mapping[str, object]
+
+    @property
+    def problems(self) -> list[str]:
+        found = [f"{s}: {p}" for s, v in self.sources.items() for p in v.problems]
+        if self.predecessor.get("problem"):
+            found.append(str(self.predecessor["problem"]))
+        return found
+
+    def lines(self) -> list[str]:
+        return [v.line(self.business_date) for v in self.sources.values()]
+
+    def summary(self) -> dict[str, object]:
+        """The run summary's "gate" section: settings, verdicts, what was compared."""
+        return {
+            **self.settings.summary(),
+            "sources": {s: v.summary() for s, v in self.sources.items()},
+            "inventory": self.inventory.summary(),
+            "predecessor": dict(self.predecessor),
+        }
 
 
-def ingest_night(
+# -- the warehouse's lock and what a crashed run left -----------------------------------
+
+
+def warehouse_lock(
+    warehouse: Storage, db_url: str, purpose: str, wait: float | None = None
+) -> AbstractContextManager[None]:
+    """One run at a time per warehouse: an advisory lock when the case store is
+    PostgreSQL, else the warehouse's lock file (local) or lock object (S3)."""
+    seconds = lock_wait(seconds=wait)
+    if is_postgres(db_url):
+        return advisory_lock(db_url, warehouse.root, purpose, seconds)
+    return warehouse.lock(layout.LOCK_KEY, purpose, seconds)
+
+
+def prepare(warehouse: Storage, business_date: date) -> None:
+    """Finish any commit a crash cut short, then clear what earlier runs of the night left
+    in its staging area (run under the lock, before the night's first step)."""
+    for day in roll_forward(warehouse):
+        log.warning("business date %s: finished its commit, cut short by a crash", day)
+    warehouse.delete_prefix(layout.staging_prefix(business_date))
+
+
+# -- the inputs: load, judge, validate, commit --------------------------------------------
+
+
+def load_night(
     landing: Storage, warehouse: Storage, business_date: date
 ) -> dict[str, LoadedPartition]:
-    """Check every source's partition first, then add them all to the curated history."""
+    """Read and check every source's partition (nothing is written); BadInput when one is
+    unusable whole."""
     loaded, problems = {}, []
     for source in SOURCES:
         try:
@@ -82,18 +153,158 @@ def ingest_night(
             problems.append(exc)
     if problems:
         raise BadInput(business_date, problems)
-    for part in loaded.values():
-        commit_partition(warehouse, part)
     return loaded
 
 
-def validate_quality(landing: Storage, warehouse: Storage, business_date: date) -> dict:
-    """Data-quality validation of the night's ingested partitions (after ingest, before
-    reconcile); returns the run summary's "quality" section. A critical failure is BadInput."""
+def night_processed(warehouse: Storage, db_url: str, business_date: date) -> str | None:
+    """None when the night is processed in this warehouse: committed, recorded in the case
+    store, and published from that record of those inputs; else why not."""
+    summary = published_summary(warehouse, business_date)
+    if summary is None:
+        return "it is not published"
+    with open_store(db_url, warehouse.root) as store:
+        last = store.last_run(business_date)
+    if last is None:
+        return "the case store has no run of it"
+    if summary.get("run_id") != last:
+        return f"its published files are not those of its last run {last}"
+    record = commit_record(warehouse, business_date)
+    commit_id = summary.get("inputs", {}).get("commit_id")
+    if record is None or record.get("commit_id") != commit_id:
+        return "its published cases were not judged on its committed inputs"
+    return None
+
+
+def judge_predecessor(
+    warehouse: Storage, db_url: str, business_date: date, allow_gap: bool
+) -> dict[str, object]:
+    """Whether the night before was processed; a problem when it was not, unless the
+    warehouse holds no night before this one or the gap is allowed."""
+    previous = business_date - timedelta(days=1)
+    with open_store(db_url, warehouse.root) as store:
+        earlier_run = store.has_runs_before(business_date)
+    earlier = earlier_run or any(
+        d < business_date for s in SOURCES for d in curated_dates(warehouse, s)
+    )
+    if not earlier:
+        return {"previous_night": previous.isoformat(), "first_night": True}
+    why = night_processed(warehouse, db_url, previous)
+    verdict: dict[str, object] = {
+        "previous_night": previous.isoformat(),
+        "processed": why is None,
+        "gap_allowed": why is not None and allow_gap,
+    }
+    if why is not None:
+        verdict["why"] = why
+        if not allow_gap:
+            verdict["problem"] = (
+                f"the previous night {previous} is not processed in this warehouse ({why}): "
+                "run it first, or allow the gap (--allow-gap)"
+            )
+    return verdict
+
+
+def judge_night(
+    warehouse: Storage,
+    business_date: date,
+    stats: Mapping[str, Mapping[str, object]],
+    inventory: pl.DataFrame,
+    settings: GateSettings,
+    db_url: str,
+) -> GateVerdict:
+    """The night gate (contract section 1.0) on the night's checked, uncommitted inputs."""
+    sources = judge_sources(stats, settings)
+    before = [d for d in curated_dates(warehouse, INVENTORY) if d < business_date]
+    previous = scan_curated(warehouse, INVENTORY, before[-1:]) if before else None
+    check, problems = check_inventory(inventory, previous, before[-1] if before else None, settings)
+    sources = {**sources, INVENTORY: with_problems(sources[INVENTORY], problems)}
+    predecessor = judge_predecessor(warehouse, db_url, business_date, settings.allow_gap)
+    return GateVerdict(business_date, settings, sources, check, predecessor)
+
+
+def pass_gate(verdict: GateVerdict, report: Report | None) -> None:
+    """Report every source's line; BadInput when the gate refuses the night."""
+    for line in verdict.lines():
+        (report or log.info)(line)
+    if verdict.problems:
+        raise BadInput(verdict.business_date, ["night gate: " + p for p in verdict.problems])
+
+
+def validate_inputs(
+    landing: Storage, warehouse: Storage, business_date: date, rows: Mapping[str, tuple[int, int]]
+) -> None:
+    """Data-quality validation of the night's checked inputs; keeps each source's summary
+    for this run's publish. A critical failure is BadInput."""
     try:
-        return validate_night(landing, warehouse, business_date)
+        night = validate_night(landing, warehouse, business_date, rows)
     except CriticalExpectationFailed as exc:
         raise BadInput(business_date, [exc]) from exc
+    for outcome in night.outcomes.values():
+        stage_quality(warehouse, outcome)
+
+
+def stage_quality(warehouse: Storage, outcome: ValidationOutcome) -> None:
+    key = layout.staged_quality_key(outcome.source, outcome.business_date)
+    warehouse.write_bytes(key, _json(outcome.summary()))
+
+
+def commit_inputs(
+    warehouse: Storage,
+    business_date: date,
+    parts: Mapping[str, LoadedPartition] | None,
+    verdict: GateVerdict,
+    validated: bool,
+) -> str:
+    """Commit the night's four partitions together (staging `parts` first, when given);
+    keeps the gate's verdict and the commit id for the run summary."""
+    for part in (parts or {}).values():
+        stage_partition(warehouse, part)
+    commit_id = commit_night(warehouse, business_date)
+    meta = {"gate": verdict.summary(), "commit_id": commit_id, "validated": validated}
+    warehouse.write_bytes(layout.night_meta_key(business_date), _json(meta))
+    return commit_id
+
+
+# -- the steps the DAG runs as tasks ------------------------------------------------------
+
+
+def ingest_source(
+    landing: Storage, warehouse: Storage, source: str, business_date: date
+) -> dict[str, object]:
+    """Check one source's partition and stage it for the night's commit; its stats."""
+    loaded = load_partition(landing, source, business_date, warehouse)
+    stage_partition(warehouse, loaded)
+    return loaded.stats()
+
+
+def validate_staged(
+    landing: Storage, warehouse: Storage, source: str, business_date: date
+) -> ValidationOutcome:
+    """Validate a staged partition; raises CriticalExpectationFailed on a critical failure."""
+    stats = staged_stats(warehouse, source, business_date)
+    rows = (int(str(stats["rows_loaded"])), int(str(stats["rows_quarantined"])))
+    outcome = gx_validate_source(landing, warehouse, source, business_date, rows)
+    stage_quality(warehouse, outcome)
+    return outcome
+
+
+def gate_and_commit(
+    warehouse: Storage,
+    business_date: date,
+    settings: GateSettings,
+    db_url: str,
+    validated: bool,
+    report: Report | None = None,
+) -> str:
+    """Judge the night's staged sources and commit them (BadInput when refused)."""
+    stats = {s: staged_stats(warehouse, s, business_date) for s in SOURCES}
+    inventory = staged_rows(warehouse, INVENTORY, business_date)
+    verdict = judge_night(warehouse, business_date, stats, inventory, settings, db_url)
+    pass_gate(verdict, report)
+    return commit_inputs(warehouse, business_date, None, verdict, validated)
+
+
+# -- rules, cases, publication ------------------------------------------------------------
 
 
 def night_inputs(
@@ -178,18 +389,38 @@ def update_cases(
 
 
 def publish(warehouse: Storage, business_date: date) -> NightResult:
-    """Publish the night from what update_cases staged, then clear the staging area."""
+    """Publish the night from what this run staged, then clear the staging area."""
     cases = pl.read_parquet(io.BytesIO(warehouse.read_bytes(layout.published_key(business_date))))
     meta = json.loads(warehouse.read_bytes(layout.outcome_key(business_date)))
+    night = json.loads(warehouse.read_bytes(layout.night_meta_key(business_date)))
     stats = {s: ingest_stats(warehouse, s, business_date) for s in SOURCES}
     summary = night_summary(business_date, meta, stats, cases)
-    quality = night_quality(warehouse, business_date)
-    if quality:
-        summary["quality"] = quality
+    summary["gate"] = night["gate"]
+    summary["inputs"] = {"commit_id": night["commit_id"]}
+    summary["quality"] = _quality(warehouse, business_date, night["validated"])
     report = publish_night(warehouse, business_date, cases, summary)
     warehouse.delete_prefix(layout.staging_prefix(business_date))
     log.info("business date %s: %d cases published, report %s", business_date, cases.height, report)
     return NightResult(business_date, summary, report)
+
+
+def _quality(warehouse: Storage, business_date: date, validated: bool) -> dict[str, object]:
+    """The run summary's "quality" section: this run's validations, or that there was none."""
+    if not validated:
+        return {"validated": False, "why": "run with --no-validate"}
+    sources = {
+        s: json.loads(warehouse.read_bytes(layout.staged_quality_key(s, business_date)))
+        for s in SOURCES
+    }
+    return {
+        "validated": True,
+        "success": all(s["success"] for s in sources.values()),
+        "data_docs": warehouse.uri(layout.DOCS_INDEX),
+        "sources": sources,
+    }
+
+
+# -- a night, and nights in order ---------------------------------------------------------
 
 
 def run_night(
@@ -198,20 +429,50 @@ def run_night(
     business_date: date,
     db_url: str | None = None,
     shards: int = 1,
-    validate: bool = False,
+    validate: bool = True,
+    gate: GateSettings | None = None,
+    lock_wait: float | None = None,
+    report: Report | None = None,
 ) -> NightResult:
-    """Process one night (contract section 4, `recon run`); shards run one after another.
+    """Process one night (contract section 4, `recon run`) under the warehouse's lock.
 
-    With `validate`, the data-quality suites run after ingest; a critical failure stops the
-    night (BadInput) before anything is published.
+    The gate judges the checked inputs and, with `validate`, the data-quality suites run
+    on them; a refusal or a critical failure stops the night (BadInput) before anything of
+    it is committed, recorded or published. `report` gets the line of each source.
     """
-    started = datetime.now(UTC)
-    db_url = case_store_url(db_url, warehouse_uri)  # fail before writing anything,
-    ensure_current(db_url)  # also when the case store must be upgraded first
+    url = case_store_url(db_url, warehouse_uri)  # fail before writing anything,
+    ensure_current(url)  # also when the case store must be upgraded first
     landing, warehouse = open_storage(landing_uri), open_storage(warehouse_uri)
-    ingest_night(landing, warehouse, business_date)
-    if validate:
-        validate_quality(landing, warehouse, business_date)
+    with warehouse_lock(warehouse, url, f"recon run {business_date}", lock_wait):
+        return _night(landing, warehouse, business_date, url, shards, validate, gate, report)
+
+
+def _night(
+    landing: Storage,
+    warehouse: Storage,
+    business_date: date,
+    db_url: str,
+    shards: int,
+    validate: bool,
+    gate: GateSettings | None,
+    report: Report | None,
+) -> NightResult:
+    started = datetime.now(UTC)
+    prepare(warehouse, business_date)
+    try:
+        parts = load_night(landing, warehouse, business_date)
+        stats = {s: p.stats() for s, p in parts.items()}
+        inventory = parts[INVENTORY].valid
+        settings = gate or GateSettings()
+        verdict = judge_night(warehouse, business_date, stats, inventory, settings, db_url)
+        pass_gate(verdict, report)
+        if validate:
+            rows = {s: (p.rows_loaded, p.rows_quarantined) for s, p in parts.items()}
+            validate_inputs(landing, warehouse, business_date, rows)
+    except BadInput:
+        warehouse.delete_prefix(layout.staging_prefix(business_date))
+        raise
+    commit_inputs(warehouse, business_date, parts, verdict, validate)
     if shards == 1:
         reconcile(warehouse, business_date)
     else:
@@ -233,6 +494,7 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "new": counts.get("new", 0),
             "still_open": counts.get("still_open", 0),
             "closed": counts.get("closed", 0),
+            "withdrawn": counts.get("withdrawn", 0),
             "amount_at_risk": money_by_currency(found),
         }
     return {
@@ -251,6 +513,7 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "published": cases.height,
             "new": sum(r["new"] for r in rules.values()),
             "closed": sum(r["closed"] for r in rules.values()),
+            "withdrawn": sum(r["withdrawn"] for r in rules.values()),
             "amount_at_risk": money_by_currency(cases),
         },
     }
@@ -271,16 +534,28 @@ def backfill(
     db_url: str | None = None,
     progress: Callable[[int, int, NightResult, float], None] | None = None,
     shards: int = 1,
-    validate: bool = False,
+    validate: bool = True,
+    gate: GateSettings | None = None,
+    lock_wait: float | None = None,
+    report: Report | None = None,
 ) -> list[NightResult]:
-    """Run the nights from start to end in order; stops at the first failing night."""
+    """Run the nights from start to end in order, holding the warehouse's lock throughout;
+    stops at the first failing night."""
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
+    url = case_store_url(db_url, warehouse_uri)
+    ensure_current(url)
+    landing, warehouse = open_storage(landing_uri), open_storage(warehouse_uri)
     days = list(business_dates(start, end))
     results = []
-    for i, day in enumerate(days, 1):
-        t0 = time.perf_counter()
-        results.append(run_night(landing_uri, warehouse_uri, day, db_url, shards, validate))
-        if progress:
-            progress(i, len(days), results[-1], time.perf_counter() - t0)
+    with warehouse_lock(warehouse, url, f"recon backfill {start}..{end}", lock_wait):
+        for i, day in enumerate(days, 1):
+            t0 = time.perf_counter()
+            results.append(_night(landing, warehouse, day, url, shards, validate, gate, report))
+            if progress:
+                progress(i, len(days), results[-1], time.perf_counter() - t0)
     return results
+
+
+def _json(doc: object) -> bytes:
+    return (json.dumps(doc, indent=2) + "\n").encode()

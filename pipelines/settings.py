@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,14 @@ DEFAULT_POKE_INTERVAL = 60.0
 MAX_SHARDS = 1024  # Airflow's default [core] max_map_length
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 SQLITE_FILE = "recon.db"
+# pipelines.contract.SOURCES, repeated so that this module imports nothing heavy (tested).
+SOURCES = ("store_transactions", "sim_inventory", "billing_lines", "retention_campaigns")
+ENV_QUARANTINE_MAX = "RECON_QUARANTINE_MAX"  # every source; RECON_QUARANTINE_MAX_<SOURCE> for one
+ENV_INVENTORY_MIN_SHARE = "RECON_INVENTORY_MIN_SHARE"
+ENV_LOCK_WAIT = "RECON_LOCK_WAIT"
+DEFAULT_QUARANTINE_MAX = Decimal("0.01")
+DEFAULT_INVENTORY_MIN_SHARE = Decimal("0.98")
+DEFAULT_LOCK_WAIT = 600.0
 _FLAGS = {
     "1": True,
     "true": True,
@@ -226,3 +235,94 @@ def desk_settings(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
 def desk_url(env: Mapping[str, str] = os.environ) -> str | None:
     """RECON_DESK_URL: where the triage desk is served, for the link in the Airflow UI."""
     return env.get("RECON_DESK_URL", "").strip() or None
+
+
+# -- the night gate (contract section 1.0) and the warehouse lock (section 4) ---------------
+
+
+def parse_share(raw: str, what: str) -> Decimal:
+    """A share of rows: '0.01' or '1%', from 0 to 1 inclusive; a ConfigError naming `what`."""
+    text = raw.strip()
+    try:
+        share = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(f"{what}={raw!r} is not a share (0.01 or 1%)") from None
+    if not share.is_finite() or not 0 <= share <= 1:
+        raise ConfigError(f"{what}={raw!r} is not a share from 0 to 1 (or 0% to 100%)")
+    return share
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """What the night gate lets through: per source, the largest share of the rows read
+    that may be quarantined; the smallest share of the previous snapshot's ICCIDs that
+    tonight's must hold; whether a night may run without its predecessor."""
+
+    quarantine_max: Mapping[str, Decimal] = field(
+        default_factory=lambda: dict.fromkeys(SOURCES, DEFAULT_QUARANTINE_MAX)
+    )
+    inventory_min_share: Decimal = DEFAULT_INVENTORY_MIN_SHARE
+    allow_gap: bool = False
+
+    def summary(self) -> dict[str, object]:
+        """How the run summary names the gate's settings."""
+        return {
+            "quarantine_max": {s: str(v) for s, v in self.quarantine_max.items()},
+            "inventory_min_share": str(self.inventory_min_share),
+            "allow_gap": self.allow_gap,
+        }
+
+
+def gate_settings(
+    env: Mapping[str, str] = os.environ,
+    quarantine_max: Sequence[str] = (),
+    inventory_min_share: str | None = None,
+    allow_gap: bool = False,
+) -> GateSettings:
+    """The gate's settings: defaults, then RECON_QUARANTINE_MAX (every source),
+    RECON_QUARANTINE_MAX_<SOURCE> and RECON_INVENTORY_MIN_SHARE, then the command line's
+    `quarantine_max` items ('SHARE' for every source or 'SOURCE=SHARE' for one) and
+    `inventory_min_share`."""
+    limits = dict.fromkeys(SOURCES, DEFAULT_QUARANTINE_MAX)
+    if env.get(ENV_QUARANTINE_MAX, "").strip():
+        limits = dict.fromkeys(SOURCES, parse_share(env[ENV_QUARANTINE_MAX], ENV_QUARANTINE_MAX))
+    for source in SOURCES:
+        name = f"{ENV_QUARANTINE_MAX}_{source.upper()}"
+        if env.get(name, "").strip():
+            limits[source] = parse_share(env[name], name)
+    items = sorted(quarantine_max, key=lambda item: "=" in item)  # every source first
+    for item in items:
+        source, sep, raw = item.rpartition("=")
+        if not sep:
+            limits = dict.fromkeys(SOURCES, parse_share(raw, "--max-quarantine"))
+        elif source in SOURCES:
+            limits[source] = parse_share(raw, f"--max-quarantine {source}")
+        else:
+            raise ConfigError(
+                f"--max-quarantine {item!r}: unknown source {source!r} "
+                f"(one of {', '.join(SOURCES)})"
+            )
+    raw_min = inventory_min_share or env.get(ENV_INVENTORY_MIN_SHARE, "").strip()
+    min_share = (
+        parse_share(raw_min, ENV_INVENTORY_MIN_SHARE) if raw_min else DEFAULT_INVENTORY_MIN_SHARE
+    )
+    return GateSettings(limits, min_share, allow_gap)
+
+
+def lock_wait(env: Mapping[str, str] = os.environ, seconds: float | None = None) -> float:
+    """How long a run waits for another run's warehouse lock: `seconds`, else
+    RECON_LOCK_WAIT, else 10 minutes; 0 fails at once."""
+    if seconds is not None:
+        if seconds < 0:
+            raise ConfigError(f"--lock-wait {seconds} must not be negative")
+        return seconds
+    raw = env.get(ENV_LOCK_WAIT, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{ENV_LOCK_WAIT}={raw!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise ConfigError(f"{ENV_LOCK_WAIT}={raw!r} must not be negative")
+    return value

@@ -30,7 +30,7 @@ CREATE TABLE cases (
     next_update_by DATE,
     letter_send_date DATE,
     CONSTRAINT pk_cases PRIMARY KEY (case_id),
-    CONSTRAINT ck_cases_status CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive')),
+    CONSTRAINT ck_cases_status CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive', 'withdrawn')),
     CONSTRAINT ck_cases_closed_on CHECK (closed_on IS NULL OR resolution = 'no_longer_detected'),
     CONSTRAINT ck_cases_seen_order CHECK (first_seen <= last_seen)
 );
@@ -95,7 +95,7 @@ CREATE TABLE case_history (
     note TEXT,
     changes JSON,
     CONSTRAINT pk_case_history PRIMARY KEY (id),
-    CONSTRAINT ck_case_history_action CHECK (action IN ('created', 'details_changed', 'closed', 'reopened', 'status_changed', 'assigned', 'contacted')),
+    CONSTRAINT ck_case_history_action CHECK (action IN ('created', 'details_changed', 'closed', 'reopened', 'status_changed', 'assigned', 'contacted', 'withdrawn')),
     CONSTRAINT fk_case_history_case_id_cases FOREIGN KEY(case_id) REFERENCES cases (case_id),
     CONSTRAINT fk_case_history_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
 );
@@ -122,4 +122,4 @@ CREATE TABLE casestore_alembic_version (
     CONSTRAINT casestore_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO casestore_alembic_version (version_num) VALUES ('0002_desk_accounts');
+INSERT INTO casestore_alembic_version (version_num) VALUES ('0003_withdrawn_status');

@@ -122,3 +122,12 @@ def webhook():
     yield f"http://127.0.0.1:{server.server_port}/alerts", received
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def generated_world(tmp_path_factory: pytest.TempPathFactory):
+    """A generated world processed up to a bill-run night (tests.support.nights), shared
+    by the night-level tests: they copy it."""
+    from tests.support.nights import generated_world
+
+    return generated_world(tmp_path_factory.mktemp("world"))

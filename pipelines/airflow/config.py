@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -120,3 +121,13 @@ def open_landing(env: Mapping[str, str] = os.environ) -> Storage:
 
 def open_warehouse(env: Mapping[str, str] = os.environ) -> Storage:
     return open_uri(required_env(ENV_WAREHOUSE, env))
+
+
+def locked(purpose: str) -> AbstractContextManager[None]:
+    """The warehouse's lock for a task that changes what the night shares (its commit,
+    the case store, the published files), as `recon run` takes it."""
+    from pipelines.night import warehouse_lock
+    from pipelines.settings import case_store_url
+
+    warehouse = open_warehouse()
+    return warehouse_lock(warehouse, case_store_url(task_db_url(), warehouse.root), purpose)

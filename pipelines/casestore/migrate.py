@@ -148,14 +148,34 @@ def _verify_release_0_1(conn: Connection) -> None:
 
 @contextmanager
 def _migration_transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction that holds the store's write lock (SQLite) or migration lock (PG)."""
+    """One transaction that holds the store's write lock (SQLite) or migration lock (PG).
+
+    On SQLite, foreign keys are off while it runs (they can only be switched outside a
+    transaction), so that a migration may rebuild a table others refer to (batch mode: drop,
+    recreate, copy back); they are checked before the commit.
+    """
+    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
+        if sqlite:
             conn.execution_options(**{SQLITE_WRITE_LOCK: True})
-        with conn.begin():
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
-            yield conn
+            _sqlite_foreign_keys(conn, on=False)
+        try:
+            with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+                yield conn
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise SchemaError("a migration left rows whose foreign keys point nowhere")
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(conn, on=True)
+
+
+def _sqlite_foreign_keys(conn: Connection, on: bool) -> None:
+    """PRAGMA foreign_keys on the driver's connection: SQLAlchemy would open a transaction."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
 
 def upgrade(db: Database) -> tuple[str | None, str]:

@@ -28,10 +28,15 @@ from sqlalchemy import (
 
 from pipelines.casestore.schema import cases
 from pipelines.casestore.sqlfn import abs_cents, add_days, days_between
-from pipelines.catalogue import DEFAULT_SLA_DAYS, RULE_SPECS, SEVERITY_ORDER, STATUSES
+from pipelines.catalogue import (
+    DEFAULT_SLA_DAYS,
+    OPEN_STATUSES,
+    RULE_SPECS,
+    SEVERITY_ORDER,
+    STATUSES,
+)
 
-ACTIVE = ("open", "acknowledged")
-CLOSED = tuple(s for s in STATUSES if s not in ACTIVE)
+CLOSED = tuple(s for s in STATUSES if s not in OPEN_STATUSES)
 LETTER_RULES = tuple(r for r, spec in RULE_SPECS.items() if spec.key == ("letter_id",))
 SEARCH_COLUMNS = ("customer_id", "account_id", "msisdn", "iccid", "case_id")
 # Owner filter keywords (reserved: no account may take these names).
@@ -50,7 +55,7 @@ class QueueFilter:
 
     rules: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ACTIVE
+    statuses: tuple[str, ...] = OPEN_STATUSES
     owner: str = MINE_OR_UNASSIGNED  # a keyword of OWNER_KEYWORDS or an account name
     amount_kinds: tuple[str, ...] = ()
     min_amount: Decimal | None = None  # compared with |amount_at_risk|
@@ -129,12 +134,14 @@ class Queue:
     def age_days(self) -> ColumnElement[Any]:
         today = literal(self.today)
         closed = func.coalesce(cases.c.decided_on, cases.c.closed_on, today)
-        end = case((cases.c.status.in_(ACTIVE), today), (closed > today, today), else_=closed)
+        end = case(
+            (cases.c.status.in_(OPEN_STATUSES), today), (closed > today, today), else_=closed
+        )
         return days_between(cases.c.first_seen, end)
 
     def _computed(self) -> dict[str, ColumnElement[Any]]:
         due = self.due_on()
-        active = cases.c.status.in_(ACTIVE)
+        active = cases.c.status.in_(OPEN_STATUSES)
         return {
             "due_on": due,
             "age_days": self.age_days(),
@@ -173,7 +180,7 @@ class Queue:
             where.append(age <= f.max_age)
         if f.due is not None and "due" not in skip:
             due, today = computed["due_on"], self.today
-            where.append(c.status.in_(ACTIVE))
+            where.append(c.status.in_(OPEN_STATUSES))
             if f.due == "overdue":
                 where.append(due < today)
             elif f.due == "today":

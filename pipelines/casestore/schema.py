@@ -39,12 +39,13 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
 from pipelines.casestore.migrate import VERSION_TABLE, head
-from pipelines.catalogue import NO_LONGER_DETECTED, STATUSES
+from pipelines.catalogue import NO_LONGER_DETECTED, STATUSES, WITHDRAWN
 
 DDL_PATH = Path(__file__).resolve().parents[2] / "sql" / "case_store.sql"
 CENT = Decimal("0.01")
 PIPELINE_ACTOR = "recon"
 MANUAL_RESOLUTION = "manual"
+WITHDRAWN_RESOLUTION = "not_found_by_rerun"
 HISTORY_ACTIONS = (
     "created",
     "details_changed",
@@ -53,6 +54,7 @@ HISTORY_ACTIONS = (
     "status_changed",
     "assigned",
     "contacted",
+    WITHDRAWN,
 )
 ROLES = ("agent", "lead", "auditor", "admin")
 

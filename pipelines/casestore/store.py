@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -12,7 +10,6 @@ from typing import Any
 import polars as pl
 from sqlalchemy import (
     Connection,
-    bindparam,
     func,
     insert,
     select,
@@ -22,21 +19,23 @@ from sqlalchemy.engine import URL
 
 from pipelines.casestore.engine import make_engine
 from pipelines.casestore.migrate import ensure_current
+from pipelines.casestore.nightly import NightWriter
 from pipelines.casestore.schema import (
     MANUAL_RESOLUTION,
     PIPELINE_ACTOR,
     case_history,
-    case_sightings,
     cases,
     runs,
 )
 from pipelines.catalogue import (
     CASE_COLUMNS,
     DETECTION_COLUMNS,
-    NO_LONGER_DETECTED,
+    OPEN_STATUSES,
+    PERSON_STATUSES,
     RULE_SPECS,
     SEVERITY_ORDER,
     STATUSES,
+    WITHDRAWN,
 )
 from pipelines.rules.detections import DETECTION_SCHEMA
 from pipelines.settings import case_store_url
@@ -47,22 +46,6 @@ PUBLISHED_EXTRAS: dict[str, pl.DataType] = {
     "owner": pl.String(),
     "times_seen": pl.Int64(),
 }
-# Detection fields a later sighting may refresh (case_id and rule_id make the identity).
-DETAIL_FIELDS = tuple(c for c in DETECTION_COLUMNS if c not in ("case_id", "rule_id"))
-HISTORY_RULES = tuple(r for r, spec in RULE_SPECS.items() if spec.rejudges_history)
-ACTIVE = ("open", "acknowledged")
-CHUNK = 500
-
-
-def letter_send_date(rule_id: str, evidence: str | None) -> date | None:
-    """The scheduled send date of a letter case's letter (from its evidence), else None."""
-    if RULE_SPECS[rule_id].key != ("letter_id",) or not evidence:
-        return None
-    try:
-        sent = json.loads(evidence).get("letter", {}).get("scheduled_send_date")
-        return date.fromisoformat(sent) if isinstance(sent, str) else None
-    except (ValueError, AttributeError):
-        return None
 
 
 class CaseNotFound(KeyError):
@@ -74,7 +57,8 @@ class NightOutcome:
     """What `record_night` did: the night's published cases and per-rule counts.
 
     counts[rule_id] = {"new": first seen tonight, "still_open": seen before and open or
-    acknowledged after tonight, "closed": closed tonight as no longer detected}.
+    acknowledged after tonight, "closed": closed tonight as no longer detected,
+    "withdrawn": withdrawn by this rerun of tonight}.
     """
 
     run_id: str
@@ -85,18 +69,6 @@ class NightOutcome:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), CHUNK):
-        yield items[i : i + CHUNK]
-
-
-def _jsonable(value: object) -> object:
-    """A value as it goes into a history row's JSON `changes`."""
-    if isinstance(value, date | Decimal):
-        return str(value)
-    return value
 
 
 def normalise_detections(detections: pl.DataFrame) -> pl.DataFrame:
@@ -146,6 +118,22 @@ class CaseStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def last_run(self, business_date: date) -> str | None:
+        """The run id of the night's last recorded run, or None when it never ran."""
+        with self.engine.connect() as conn:
+            return conn.scalar(
+                select(runs.c.run_id)
+                .where(runs.c.business_date == business_date)
+                .order_by(runs.c.started_at.desc(), runs.c.run_id.desc())
+                .limit(1)
+            )
+
+    def has_runs_before(self, business_date: date) -> bool:
+        """Whether any night before `business_date` was recorded."""
+        with self.engine.connect() as conn:
+            earliest = conn.scalar(select(func.min(runs.c.business_date)))
+        return earliest is not None and earliest < business_date
+
     def latest_business_date(self) -> date | None:
         """The latest business date any run has recorded, or None for an empty store."""
         with self.engine.connect() as conn:
@@ -162,7 +150,9 @@ class CaseStore:
         night, take tonight's details when tonight is their latest sighting, and reopen
         when the pipeline had closed them on or before tonight. When tonight is not older
         than any recorded night, open or acknowledged cases of history-rejudging rules not
-        found tonight (and last seen before it) close as no longer detected.
+        found tonight (and last seen before it) close as no longer detected. A rerun of the
+        latest night replaces its earlier runs' work (see `nightly`): what only they raised
+        and this run does not find is withdrawn.
         """
         frame = normalise_detections(detections)
         night = business_date
@@ -170,12 +160,11 @@ class CaseStore:
             if conn.scalar(select(runs.c.run_id).where(runs.c.run_id == run_id)) is not None:
                 raise ValueError(f"run {run_id} is already recorded")
             latest = conn.scalar(select(func.max(runs.c.business_date)))
-            conn.execute(insert(runs).values(run_id=run_id, business_date=night, started_at=_now()))
             is_latest = latest is None or night >= latest
-            writer = _NightWriter(conn, night, run_id).apply(frame.to_dicts(), is_latest)
-            if is_latest:
-                writer.close_missing(frame["case_id"].to_list())
-            counts = writer.counts(frame)
+            replaces = latest == night
+            conn.execute(insert(runs).values(run_id=run_id, business_date=night, started_at=_now()))
+            writer = NightWriter(conn, night, run_id, is_latest, replaces).apply(frame.to_dicts())
+            counts = writer.counts(frame["case_id"].to_list())
             conn.execute(
                 update(runs)
                 .where(runs.c.run_id == run_id)
@@ -261,13 +250,18 @@ class CaseStore:
     # -- triage by people ---------------------------------------------------------------
 
     def set_status(self, case_id: str, status: str, by: str, note: str | None = None) -> bool:
-        """A person sets the status; 'resolved' gets resolution 'manual'. False: no change."""
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
+        """A person sets the status; 'resolved' gets resolution 'manual'. False: no change.
+
+        `withdrawn` is the pipeline's, and a withdrawn case is no longer a case to triage.
+        """
+        if status not in PERSON_STATUSES:
+            raise ValueError(f"unknown status {status!r}; expected one of {PERSON_STATUSES}")
         _check_person(by)
         resolution = MANUAL_RESOLUTION if status == "resolved" else None
         with self.engine.begin() as conn:
             old = _case_for_update(conn, case_id)
+            if old["status"] == WITHDRAWN:
+                raise ValueError(f"case {case_id} was withdrawn by a rerun; it is not a case")
             if (old["status"], old["resolution"]) == (status, resolution):
                 return False
             conn.execute(
@@ -277,7 +271,7 @@ class CaseStore:
                     status=status,
                     resolution=resolution,
                     closed_on=None,
-                    decided_on=None if status in ACTIVE else _now().date(),
+                    decided_on=None if status in OPEN_STATUSES else _now().date(),
                     updated_at=_now(),
                 )
             )
@@ -317,229 +311,6 @@ class CaseStore:
 def open_store(db_url: str | None = None, warehouse: str | None = None) -> CaseStore:
     """The case store at `settings.case_store_url(db_url, warehouse)`."""
     return CaseStore(case_store_url(db_url, warehouse))
-
-
-class _NightWriter:
-    """The writes of one record_night, on its transaction's connection."""
-
-    def __init__(self, conn: Connection, night: date, run_id: str):
-        self.conn, self.night, self.run_id = conn, night, run_id
-        self.final: dict[str, dict[str, Any]] = {}  # case_id -> case row after tonight
-        self.published_state: dict[str, dict[str, Any]] = {}  # case_id -> state published
-        self.history: list[dict[str, Any]] = []
-
-    def _history(
-        self,
-        case_id: str,
-        action: str,
-        old: str | None,
-        new: str | None,
-        note: str,
-        changes: dict[str, list[object]] | None = None,
-    ) -> None:
-        self.history.append(
-            {
-                "case_id": case_id,
-                "at": _now(),
-                "business_date": self.night,
-                "run_id": self.run_id,
-                "actor": PIPELINE_ACTOR,
-                "action": action,
-                "old_status": old,
-                "new_status": new,
-                "note": note,
-                "changes": changes,
-            }
-        )
-
-    def apply(self, detections: list[dict[str, Any]], is_latest: bool) -> _NightWriter:
-        """Insert new cases, update known ones, record tonight's sightings.
-
-        The state published for the night (status, first_seen, last_seen) is the case's
-        state after tonight when tonight is the latest night; a rerun of an older night
-        republishes the state recorded in its sightings, so the night reproduces exactly.
-        """
-        night, conn = self.night, self.conn
-        ids = [d["case_id"] for d in detections]
-        known: dict[str, dict[str, Any]] = {}
-        sighted: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(ids):
-            known.update(
-                (r["case_id"], dict(r))
-                for r in conn.execute(select(cases).where(cases.c.case_id.in_(chunk))).mappings()
-            )
-            sighted.update(
-                (r["case_id"], dict(r))
-                for r in conn.execute(
-                    select(
-                        case_sightings.c.case_id,
-                        case_sightings.c.amount_at_risk,
-                        case_sightings.c.currency,
-                        case_sightings.c.status,
-                        case_sightings.c.first_seen,
-                    ).where(
-                        case_sightings.c.business_date == night,
-                        case_sightings.c.case_id.in_(chunk),
-                    )
-                ).mappings()
-            )
-        new_cases, changed_cases, new_sightings, changed_sightings = [], [], [], []
-        for det in detections:
-            cid = det["case_id"]
-            old = known.get(cid)
-            if old is None:
-                row = {
-                    **det,
-                    "status": "open",
-                    "resolution": None,
-                    "owner": None,
-                    "first_seen": night,
-                    "last_seen": night,
-                    "closed_on": None,
-                    "times_seen": 1,
-                    "updated_at": _now(),
-                    "letter_send_date": letter_send_date(det["rule_id"], det["evidence"]),
-                }
-                new_cases.append(row)
-                self._history(cid, "created", None, "open", f"first detected on {night}")
-            else:
-                row = self._seen_again(old, det, seen_before=cid in sighted)
-                row["letter_send_date"] = letter_send_date(row["rule_id"], row["evidence"])
-                if row != old:
-                    changed_cases.append({**row, "updated_at": _now(), "b_case_id": cid})
-            self.final[cid] = row
-            before = sighted.get(cid)
-            state = (
-                {"status": row["status"], "first_seen": row["first_seen"]}
-                if is_latest or before is None
-                else {"status": before["status"], "first_seen": before["first_seen"]}
-            )
-            self.published_state[cid] = {**state, "last_seen": night}
-            sighting = {
-                "case_id": cid,
-                "business_date": night,
-                "amount_at_risk": det["amount_at_risk"],
-                "currency": det["currency"],
-                **state,
-            }
-            if before is None:
-                new_sightings.append({**sighting, "run_id": self.run_id})
-            elif any(before[k] != sighting[k] for k in before):
-                changed_sightings.append({**sighting, "b_case_id": cid})
-        if new_cases:
-            conn.execute(insert(cases), new_cases)
-        if changed_cases:
-            conn.execute(
-                update(cases).where(cases.c.case_id == bindparam("b_case_id")),
-                [{k: v for k, v in r.items() if k != "case_id"} for r in changed_cases],
-            )
-        if new_sightings:
-            conn.execute(insert(case_sightings), new_sightings)
-        if changed_sightings:
-            conn.execute(
-                update(case_sightings).where(
-                    case_sightings.c.case_id == bindparam("b_case_id"),
-                    case_sightings.c.business_date == bindparam("b_night"),
-                ),
-                [
-                    {
-                        "b_case_id": s["b_case_id"],
-                        "b_night": night,
-                        "amount_at_risk": s["amount_at_risk"],
-                        "currency": s["currency"],
-                        "status": s["status"],
-                        "first_seen": s["first_seen"],
-                    }
-                    for s in changed_sightings
-                ],
-            )
-        self._flush_history()
-        return self
-
-    def _seen_again(
-        self, old: dict[str, Any], det: dict[str, Any], seen_before: bool
-    ) -> dict[str, Any]:
-        """A known case found tonight: its row after tonight, queuing history for changes."""
-        night, cid = self.night, old["case_id"]
-        row = dict(old)
-        row["first_seen"] = min(old["first_seen"], night)
-        row["last_seen"] = max(old["last_seen"], night)
-        row["times_seen"] = old["times_seen"] + (0 if seen_before else 1)
-        if night >= old["last_seen"]:
-            changes = {
-                f: [_jsonable(old[f]), _jsonable(det[f])] for f in DETAIL_FIELDS if old[f] != det[f]
-            }
-            if changes:
-                row.update({f: det[f] for f in changes})
-                self._history(
-                    cid,
-                    "details_changed",
-                    old["status"],
-                    old["status"],
-                    f"{', '.join(changes)} changed on {night}",
-                    changes,
-                )
-        if (
-            old["resolution"] == NO_LONGER_DETECTED
-            and old["closed_on"] is not None
-            and night >= old["closed_on"]
-        ):
-            row.update(status="open", resolution=None, closed_on=None)
-            self._history(cid, "reopened", old["status"], "open", f"detected again on {night}")
-        return row
-
-    def close_missing(self, detected: list[str]) -> None:
-        """Close open/acknowledged cases of history-rejudging rules not seen tonight."""
-        night, conn = self.night, self.conn
-        tonight = set(detected)
-        missing = [
-            (cid, status)
-            for cid, status in conn.execute(
-                select(cases.c.case_id, cases.c.status).where(
-                    cases.c.rule_id.in_(HISTORY_RULES),
-                    cases.c.status.in_(ACTIVE),
-                    cases.c.last_seen < night,
-                )
-            )
-            if cid not in tonight
-        ]
-        for chunk in _chunks([cid for cid, _ in missing]):
-            conn.execute(
-                update(cases)
-                .where(cases.c.case_id.in_(chunk))
-                .values(
-                    status="resolved",
-                    resolution=NO_LONGER_DETECTED,
-                    closed_on=night,
-                    updated_at=_now(),
-                )
-            )
-        for cid, status in missing:
-            self._history(cid, "closed", status, "resolved", f"no longer detected on {night}")
-        self._flush_history()
-
-    def _flush_history(self) -> None:
-        if self.history:
-            self.conn.execute(insert(case_history), self.history)
-            self.history = []
-
-    def counts(self, frame: pl.DataFrame) -> dict[str, dict[str, int]]:
-        """Per rule: new, still open and closed tonight (the same on a rerun of the night)."""
-        counts = {r: {"new": 0, "still_open": 0, "closed": 0} for r in RULE_SPECS}
-        for cid in frame["case_id"]:
-            row = self.final[cid]
-            if row["first_seen"] == self.night:
-                counts[row["rule_id"]]["new"] += 1
-            elif row["status"] in ACTIVE:
-                counts[row["rule_id"]]["still_open"] += 1
-        closed = self.conn.execute(
-            select(cases.c.rule_id, func.count())
-            .where(cases.c.closed_on == self.night, cases.c.resolution == NO_LONGER_DETECTED)
-            .group_by(cases.c.rule_id)
-        )
-        for rule_id, n in closed:
-            counts[rule_id]["closed"] = n
-        return counts
 
 
 def _published(

@@ -13,6 +13,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pipelines.casestore.access import Forbidden
 from pipelines.casestore.accounts import Account, Accounts
@@ -65,20 +67,34 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
             url = case_store_url(db_url, warehouse)
         except ConfigError as exc:
             raise CasesUsageError(str(exc)) from exc
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise CasesUsageError(f"--db is not a SQLAlchemy URL: {exc}") from exc
         path = sqlite_file(url)
-        if path is not None and not path.exists():
+        if path is not None and not parsed.query.get("uri") and not path.exists():
             raise CasesUsageError(f"no case store at {path} (give --db or --warehouse)")
         try:
-            store = CaseStore(url)
+            with CaseStore(url) as store:
+                command(store=store, **kwargs)
+        except CaseNotFound as exc:
+            raise CasesUsageError(f"unknown case id: {exc.args[0]}") from exc
         except SchemaError as exc:
             raise click.ClickException(str(exc)) from exc
-        with store:
-            try:
-                command(store=store, **kwargs)
-            except CaseNotFound as exc:
-                raise CasesUsageError(f"unknown case id: {exc.args[0]}") from exc
+        except SQLAlchemyError as exc:
+            raise click.ClickException(_store_failure(parsed, exc)) from None
 
     return wrapper
+
+
+def _store_failure(url: URL, exc: SQLAlchemyError) -> str:
+    """One line on a failed case store: where and the driver's reason, never the SQL
+    statement or its parameters (customer ids, evidence) that SQLAlchemy's message holds."""
+    where = url.render_as_string(hide_password=True)
+    orig = getattr(exc, "orig", None)
+    reason = str(orig) if orig is not None else type(exc).__name__
+    first = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
+    return f"case store {where}: {first}"
 
 
 def _text(value: object) -> str:
@@ -104,9 +120,12 @@ def _decimal(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     if value is None:
         return None
     try:
-        return Decimal(value)
+        amount = Decimal(value)
     except InvalidOperation as exc:
         raise click.BadParameter(f"not a decimal amount: {value}") from exc
+    if not amount.is_finite():
+        raise click.BadParameter(f"not a finite amount: {value}")
+    return amount
 
 
 def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import sys
@@ -19,7 +20,9 @@ from pipelines.cli.users import users
 from pipelines.ingest import RejectedPartition
 from pipelines.night import BadInput, NightResult, backfill, run_night
 from pipelines.quality import CriticalExpectationFailed, NightValidation, check_night
+from pipelines.settings import ConfigError, GateSettings, gate_settings
 from pipelines.storage import open_storage
+from pipelines.storage.lock import LockBusy
 
 T = TypeVar("T")
 EXIT_BAD_INPUT = 2
@@ -45,6 +48,9 @@ def _guarded(action: Callable[[], T]) -> T:
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException:
         raise
+    except (LockBusy, ConfigError) as exc:  # says all there is to say
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
     except Exception as exc:  # any other failure: exit 1 with the reason, not a traceback
         logging.getLogger("recon").debug("failure", exc_info=True)
         click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
@@ -74,10 +80,70 @@ shards_opt = click.option(
 )
 validate_opt = click.option(
     "--validate/--no-validate",
-    default=False,
+    default=True,
     show_default=True,
-    help="Run the data-quality suites after ingest; a critical failure stops the night (exit 2).",
+    help="Run the data-quality suites on the checked inputs; a critical failure stops the "
+    "night (exit 2). --no-validate is for backfills of trusted history; the summary says so.",
 )
+
+
+def gate_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The night gate's options (contract section 1.0) and the lock's wait; the command
+    gets `gate` (GateSettings) and `lock_wait` instead."""
+
+    @click.option(
+        "--max-quarantine",
+        "max_quarantine",
+        multiple=True,
+        metavar="[SOURCE=]SHARE",
+        help="Most rows a source may quarantine, as a share of the rows read (0.01 or 1%); "
+        "SHARE alone sets every source. Repeatable. [env RECON_QUARANTINE_MAX, "
+        "RECON_QUARANTINE_MAX_<SOURCE>; default 1%]",
+    )
+    @click.option(
+        "--inventory-min-share",
+        metavar="SHARE",
+        help="Least share of the previous snapshot's ICCIDs the night's sim_inventory must "
+        "hold. [env RECON_INVENTORY_MIN_SHARE; default 98%]",
+    )
+    @click.option(
+        "--allow-gap",
+        is_flag=True,
+        help="Run even though the previous business date was not processed in this "
+        "warehouse (the summary says so).",
+    )
+    @click.option(
+        "--lock-wait",
+        type=click.FloatRange(min=0),
+        metavar="SECONDS",
+        help="How long to wait for another run of this warehouse to finish before failing. "
+        "[env RECON_LOCK_WAIT; default 600]",
+    )
+    @functools.wraps(command)
+    def wrapper(
+        max_quarantine: tuple[str, ...],
+        inventory_min_share: str | None,
+        allow_gap: bool,
+        lock_wait: float | None,
+        **kwargs: object,
+    ) -> None:
+        try:
+            gate = gate_settings(
+                quarantine_max=max_quarantine,
+                inventory_min_share=inventory_min_share,
+                allow_gap=allow_gap,
+            )
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from exc
+        command(gate=gate, lock_wait=lock_wait, **kwargs)
+
+    return wrapper
+
+
+def _report(line: str) -> None:
+    click.echo(line, err=True)
+
+
 db_opt = click.option(
     "--db",
     "db_url",
@@ -103,6 +169,7 @@ def main(verbose: bool) -> None:
 @db_opt
 @shards_opt
 @validate_opt
+@gate_options
 def run(
     landing: str,
     warehouse: str,
@@ -110,10 +177,22 @@ def run(
     db_url: str | None,
     shards: int,
     validate: bool,
+    gate: GateSettings,
+    lock_wait: float | None,
 ) -> None:
-    """Process one night: ingest, evaluate every rule, update cases, publish."""
+    """Process one night: ingest, judge, evaluate every rule, update cases, publish."""
     result = _guarded(
-        lambda: run_night(landing, warehouse, business_date, db_url, shards, validate)
+        lambda: run_night(
+            landing,
+            warehouse,
+            business_date,
+            db_url,
+            shards,
+            validate,
+            gate=gate,
+            lock_wait=lock_wait,
+            report=_report,
+        )
     )
     c = result.summary["cases"]
     click.echo(
@@ -130,6 +209,7 @@ def run(
 @db_opt
 @shards_opt
 @validate_opt
+@gate_options
 def backfill_cmd(
     landing: str,
     warehouse: str,
@@ -138,10 +218,24 @@ def backfill_cmd(
     db_url: str | None,
     shards: int,
     validate: bool,
+    gate: GateSettings,
+    lock_wait: float | None,
 ) -> None:
-    """Run the nights from --start to --end in order."""
+    """Run the nights from --start to --end in order (one lock for all of them)."""
     results = _guarded(
-        lambda: backfill(landing, warehouse, start, end, db_url, _progress, shards, validate)
+        lambda: backfill(
+            landing,
+            warehouse,
+            start,
+            end,
+            db_url,
+            _progress,
+            shards,
+            validate,
+            gate=gate,
+            lock_wait=lock_wait,
+            report=_report,
+        )
     )
     click.echo(f"{len(results)} nights processed; last report: {results[-1].report_uri}")
 
@@ -217,7 +311,17 @@ def generate(out: Path, seed: int, customers: int, start: date, days: int) -> No
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--customers", default=400, show_default=True, type=click.IntRange(1))
 @click.option("--days", default=120, show_default=True, type=click.IntRange(1))
-def demo(out: Path, seed: int, customers: int, days: int) -> None:
+@validate_opt
+@gate_options
+def demo(
+    out: Path,
+    seed: int,
+    customers: int,
+    days: int,
+    validate: bool,
+    gate: GateSettings,
+    lock_wait: float | None,
+) -> None:
     """Generate a sample landing zone, backfill it, and show the last night's cases."""
     from pipelines.generator import generate as generate_landing
 
@@ -234,7 +338,18 @@ def demo(out: Path, seed: int, customers: int, days: int) -> None:
     generated = _guarded(lambda: generate_landing(landing, seed, customers, start, days))
     dates = generated.business_dates
     results = _guarded(
-        lambda: backfill(str(landing), str(warehouse), dates[0], dates[-1], None, _progress)
+        lambda: backfill(
+            str(landing),
+            str(warehouse),
+            dates[0],
+            dates[-1],
+            None,
+            _progress,
+            validate=validate,
+            gate=gate,
+            lock_wait=lock_wait,
+            report=_report,
+        )
     )
     last = results[-1]
     click.echo("")

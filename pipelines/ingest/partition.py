@@ -88,26 +88,31 @@ def load_partition(
     )
 
 
+def partition_files(loaded: LoadedPartition) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The files of a partition's curated folder and of its quarantine folder (none when
+    no row was quarantined)."""
+    curated = {
+        CURATED_FILE: parquet_bytes(loaded.valid),
+        STATS_FILE: (json.dumps(loaded.stats(), indent=2) + "\n").encode(),
+    }
+    if not loaded.rows_quarantined:
+        return curated, {}
+    return curated, {
+        QUARANTINE_FILE: parquet_bytes(loaded.quarantined),
+        "quarantine.csv": loaded.quarantined.write_csv().encode(),
+    }
+
+
 def commit_partition(warehouse: Storage, loaded: LoadedPartition) -> None:
-    """Write the night's curated rows and quarantine, replacing any earlier load of that night."""
-    warehouse.replace_prefix(
-        curated_prefix(loaded.source, loaded.business_date),
-        {
-            CURATED_FILE: parquet_bytes(loaded.valid),
-            STATS_FILE: (json.dumps(loaded.stats(), indent=2) + "\n").encode(),
-        },
-    )
-    quarantine = quarantine_prefix(loaded.source, loaded.business_date)
-    if loaded.rows_quarantined:
-        warehouse.replace_prefix(
-            quarantine,
-            {
-                QUARANTINE_FILE: parquet_bytes(loaded.quarantined),
-                "quarantine.csv": loaded.quarantined.write_csv().encode(),
-            },
-        )
+    """Write one partition's curated rows and quarantine straight into the history (a
+    night's run commits its four together: see `ingest.commit`)."""
+    curated, quarantine = partition_files(loaded)
+    warehouse.replace_prefix(curated_prefix(loaded.source, loaded.business_date), curated)
+    prefix = quarantine_prefix(loaded.source, loaded.business_date)
+    if quarantine:
+        warehouse.replace_prefix(prefix, quarantine)
     else:
-        warehouse.delete_prefix(quarantine)
+        warehouse.delete_prefix(prefix)
 
 
 def _loaded(warehouse: Storage, spec: Source, business_date: date) -> pl.LazyFrame | None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import polars as pl
 
 from pipelines.catalogue import CASE_COLUMNS
-from pipelines.layout import cases_prefix
+from pipelines.layout import cases_prefix, cases_summary_key
 from pipelines.publish.report import render_report
 from pipelines.storage import Storage, parquet_bytes
 
@@ -45,3 +45,9 @@ def publish_night(
     prefix = cases_prefix(business_date)
     warehouse.replace_prefix(prefix, files)
     return warehouse.uri(f"{prefix}/report.html")
+
+
+def published_summary(warehouse: Storage, business_date: date) -> dict | None:
+    """The run summary of the night as published, or None when it is not published."""
+    key = cases_summary_key(business_date)
+    return json.loads(warehouse.read_bytes(key)) if warehouse.exists(key) else None

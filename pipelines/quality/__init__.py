@@ -1,7 +1,7 @@
 """Data quality: Great Expectations suites (repository folder `expectations/`) run on every
 landing partition, results and Data Docs kept in the warehouse for auditors.
 
-    validate_night(landing, warehouse, business_date)  # after ingest, before reconcile
+    validate_night(landing, warehouse, business_date, rows)  # checked inputs, before commit
 
 great_expectations is imported only when a validation runs (it takes seconds to import).
 """
@@ -12,7 +12,6 @@ from pipelines.quality.validate import (
     NightValidation,
     ValidationOutcome,
     check_night,
-    night_quality,
     validate_night,
     validate_source,
 )
@@ -23,7 +22,6 @@ __all__ = [
     "NightValidation",
     "ValidationOutcome",
     "check_night",
-    "night_quality",
     "validate_night",
     "validate_source",
 ]

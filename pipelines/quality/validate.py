@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,7 +18,6 @@ from pipelines.layout import (
     VALIDATION_FILE,
     docs_site,
     quality_prefix,
-    quality_summary_key,
 )
 from pipelines.quality.docs import publish_data_docs
 from pipelines.quality.rows import ingested_rows, partition_rows
@@ -141,46 +140,50 @@ class NightValidation:
 
 
 def validate_source(
-    landing: Storage, warehouse: Storage, source: str, business_date: date
+    landing: Storage,
+    warehouse: Storage,
+    source: str,
+    business_date: date,
+    rows: tuple[int, int] | None = None,
 ) -> ValidationOutcome:
-    """Validate one ingested partition, keep the result and its Data Docs in the warehouse;
-    raises CriticalExpectationFailed when a critical expectation failed."""
-    outcome = _validate(landing, warehouse, source, business_date)
+    """Validate one partition, keep the result and its Data Docs in the warehouse; raises
+    CriticalExpectationFailed when a critical expectation failed.
+
+    `rows` (loaded, quarantined) are the counts of a partition checked but not committed
+    yet; without them, the curated partition's are used.
+    """
+    outcome = _validate(landing, warehouse, source, business_date, rows)
     if not outcome.success:
         raise CriticalExpectationFailed([outcome])
     return outcome
 
 
-def check_night(landing: Storage, warehouse: Storage, business_date: date) -> NightValidation:
+def check_night(
+    landing: Storage,
+    warehouse: Storage,
+    business_date: date,
+    rows: Mapping[str, tuple[int, int]] | None = None,
+) -> NightValidation:
     """validate_source for the night's four partitions, but raising nothing for failed
     expectations (see NightValidation.success)."""
-    outcomes = {s: _validate(landing, warehouse, s, business_date) for s in SOURCES}
+    outcomes = {
+        s: _validate(landing, warehouse, s, business_date, rows[s] if rows else None)
+        for s in SOURCES
+    }
     return NightValidation(business_date, outcomes, warehouse.uri(DOCS_INDEX))
 
 
-def validate_night(landing: Storage, warehouse: Storage, business_date: date) -> dict:
-    """check_night, raising CriticalExpectationFailed on a critical failure; returns the run
-    summary's "quality" section."""
-    night = check_night(landing, warehouse, business_date)
+def validate_night(
+    landing: Storage,
+    warehouse: Storage,
+    business_date: date,
+    rows: Mapping[str, tuple[int, int]] | None = None,
+) -> NightValidation:
+    """check_night, raising CriticalExpectationFailed on a critical failure."""
+    night = check_night(landing, warehouse, business_date, rows)
     if not night.success:
         raise CriticalExpectationFailed(list(night.outcomes.values()))
-    return night.summary()
-
-
-def night_quality(warehouse: Storage, business_date: date) -> dict | None:
-    """The "quality" section of a night validated earlier, or None when it was not."""
-    summaries = {}
-    for source in SOURCES:
-        key = quality_summary_key(source, business_date)
-        if warehouse.exists(key):
-            summaries[source] = json.loads(warehouse.read_bytes(key))
-    if not summaries:
-        return None
-    return {
-        "success": all(s["success"] for s in summaries.values()),
-        "data_docs": warehouse.uri(DOCS_INDEX),
-        "sources": summaries,
-    }
+    return night
 
 
 @contextmanager
@@ -198,14 +201,18 @@ def _gx_context() -> Iterator[AbstractDataContext]:
 
 
 def _validate(
-    landing: Storage, warehouse: Storage, source: str, business_date: date
+    landing: Storage,
+    warehouse: Storage,
+    source: str,
+    business_date: date,
+    checked: tuple[int, int] | None,
 ) -> ValidationOutcome:
     """Run the source's suite; keeps validation.json, summary.json and the Data Docs site."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
     rows = partition_rows(landing, source, business_date)
-    loaded, quarantined = ingested_rows(warehouse, source, business_date)
+    loaded, quarantined = checked or ingested_rows(warehouse, source, business_date)
     with _gx_context() as context:
         batch = context.data_sources.add_pandas(DATASOURCE).add_dataframe_asset(source)
         suite = context.suites.add(gx_suite(source))

@@ -14,7 +14,7 @@ from fractions import Fraction
 import polars as pl
 
 from pipelines.money import from_cents
-from pipelines.rules.detections import finish
+from pipelines.rules.detections import currency_totals, finish, mixed_money_text
 from pipelines.rules.inputs import NightInputs
 
 RULE_ID = "CHARGE_AFTER_DEACTIVATION"
@@ -45,14 +45,50 @@ def detect(night: NightInputs) -> pl.DataFrame:
             & (pl.col("period_end") >= pl.col("key_start"))
         )
         .unique(subset=["iccid", "key_start", "line_id"])
-        .group_by("iccid", "key_start")
+        .group_by("iccid", "key_start", "currency")
         .agg(
             credit_cents=pl.col("cents").sum(),
             credits=pl.struct(
-                "line_id", "invoice_id", "period_start", "period_end", "amount"
+                "line_id", "invoice_id", "period_start", "period_end", "amount", "currency"
             ).sort_by("line_id"),
         )
         .rename({"key_start": "period_start"})
+    )
+    # The net is judged per currency: a key fires when one of its currencies' nets does.
+    per_currency = (
+        charged.group_by([*KEY, "currency"])
+        .agg(
+            period_days=pl.col("period_days").first(),
+            period_lengths=pl.col("period_days").n_unique(),
+            numerator=pl.col("numerator").sum(),
+            shares=pl.struct("numerator", "period_days"),
+        )
+        .join(credits, on=[*KEY, "currency"], how="left")
+        .with_columns(pl.col("credit_cents").fill_null(0))
+        .filter(
+            (
+                (pl.col("period_lengths") > 1)
+                | (
+                    pl.col("numerator") + pl.col("credit_cents") * pl.col("period_days")
+                    > THRESHOLD_CENTS * pl.col("period_days")
+                )
+            )
+            .any()
+            .over(KEY)
+        )
+        .collect()
+    )
+    nets = [
+        _net(row) for row in per_currency.select("shares", "credit_cents").iter_rows(named=True)
+    ]
+    per_currency = per_currency.with_columns(
+        above=pl.Series([net > THRESHOLD_CENTS for net in nets], dtype=pl.Boolean),
+        cents=pl.Series([round(net) for net in nets], dtype=pl.Int64),
+    )
+    credits_of_key = pl.col("credits").explode().drop_nulls()
+    fired = per_currency.group_by(KEY).agg(
+        above=pl.col("above").any(),
+        credits=credits_of_key.sort_by(credits_of_key.struct.field("line_id")),
     )
     by_line = pl.col("line_id")
     keys = (
@@ -65,18 +101,12 @@ def detect(night: NightInputs) -> pl.DataFrame:
                     "account_id",
                     "msisdn",
                     "invoice_id",
-                    "currency",
                     "deact_date",
                     "status",
                 )
             ),
             period_end=pl.col("period_end").max(),
             inactive_days=pl.col("inactive_days").max(),
-            currencies=pl.col("currency").n_unique(),
-            period_days=pl.col("period_days").first(),
-            period_lengths=pl.col("period_days").n_unique(),
-            numerator=pl.col("numerator").sum(),
-            shares=pl.struct("numerator", "period_days"),
             lines=pl.struct(
                 "line_id",
                 "invoice_id",
@@ -84,31 +114,18 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 "period_start",
                 "period_end",
                 "amount",
+                "currency",
                 "inactive_days",
                 "period_days",
             ).sort_by(by_line),
         )
-        .filter(pl.col("currencies") == 1)
-        .join(credits, on=KEY, how="left")
-        .with_columns(pl.col("credit_cents").fill_null(0))
-        .filter(
-            (pl.col("period_lengths") > 1)
-            | (
-                pl.col("numerator") + pl.col("credit_cents") * pl.col("period_days")
-                > THRESHOLD_CENTS * pl.col("period_days")
-            )
-        )
+        .join(fired.lazy().filter("above"), on=KEY)
+        .join(currency_totals(per_currency.lazy(), KEY), on=KEY, how="left")
         .collect()
-    )
-    nets = [_net(row) for row in keys.select("shares", "credit_cents").iter_rows(named=True)]
-    above = [net > THRESHOLD_CENTS for net in nets]
-    cases = keys.filter(pl.Series(above, dtype=pl.Boolean)).with_columns(
-        cents=pl.Series([round(n) for n, a in zip(nets, above, strict=True) if a], dtype=pl.Int64),
-        credits=pl.col("credits").fill_null([]),
     )
     return finish(
         RULE_ID,
-        cases.with_columns(
+        keys.with_columns(
             evidence=pl.struct(
                 sim=pl.struct("iccid", "status", deactivated_on="deact_date"),
                 lines="lines",
@@ -116,14 +133,13 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 net_amount=from_cents("cents"),
             ).struct.json_encode(),
             summary=pl.format(
-                "SIM {} (line {}) was deactivated on {} but account {} is still charged {} {} "
+                "SIM {} (line {}) was deactivated on {} but account {} is still charged {} "
                 "for {} days of the period {} to {} after deducting credits.",
                 "iccid",
                 pl.col("msisdn").fill_null("unknown"),
                 "deact_date",
                 "account_id",
-                from_cents("cents"),
-                "currency",
+                mixed_money_text(),
                 "inactive_days",
                 "period_start",
                 "period_end",

@@ -10,6 +10,8 @@ from pipelines.catalogue import DETECTION_COLUMNS, RULE_SPECS
 from pipelines.contract import MONEY_DTYPE
 from pipelines.money import from_cents
 
+MIXED_JSON = "amounts_by_currency"
+MIXED_TEXT = "amounts_text"
 DETECTION_SCHEMA: dict[str, pl.DataType] = {c: pl.String() for c in DETECTION_COLUMNS} | {
     "period_start": pl.Date(),
     "period_end": pl.Date(),
@@ -18,51 +20,106 @@ DETECTION_SCHEMA: dict[str, pl.DataType] = {c: pl.String() for c in DETECTION_CO
 
 
 def money_text(cents_col: str, currency_col: str = "currency") -> pl.Expr:
-    """'12.34 GBP' for a cents column, 'an unknown amount' when null."""
+    """'12.34 GBP' for a cents column; the per-currency amounts of a key that met several
+    currencies (see `currency_totals`) when the frame has them; else 'an unknown amount'."""
     return (
-        pl.when(pl.col(cents_col).is_null())
-        .then(pl.lit("an unknown amount"))
-        .otherwise(
+        pl.when(pl.col(cents_col).is_not_null())
+        .then(
             pl.format(
                 "{} {}",
                 from_cents(cents_col),
                 pl.col(currency_col).fill_null(""),
             ).str.strip_chars()
         )
+        .otherwise(pl.lit("an unknown amount"))
     )
 
 
-def sum_one_currency(frame: pl.LazyFrame, key: list[str], order_by: str) -> pl.LazyFrame:
-    """Merge firing rows sharing a case key: other columns from the first row by `order_by`;
-    `cents` summed when the rows share one currency (else cents and currency are null);
-    `ev` (a struct per row) collected into the list `evs`."""
-    others = [c for c in frame.collect_schema().names() if c not in {*key, "cents", "ev"}]
-    one_currency = pl.col("currency").n_unique() == 1
+def mixed_money_text(cents_col: str = "cents") -> pl.Expr:
+    """money_text, naming each currency's amount when the key met several currencies."""
     return (
+        pl.when(pl.col(MIXED_TEXT).is_not_null())
+        .then(pl.format("{} (several currencies, not added up)", pl.col(MIXED_TEXT)))
+        .otherwise(money_text(cents_col))
+    )
+
+
+def currency_totals(frame: pl.LazyFrame, key: list[str], cents: str = "cents") -> pl.LazyFrame:
+    """Per case key, the exact sum of `cents` per currency (rows without an amount or a
+    currency add nothing).
+
+    One currency: `cents` and `currency` are that sum and currency, `amounts_by_currency`
+    is null. Several (docs/rule-semantics.md, "Several currencies under one key"): `cents`
+    and `currency` are null, `amounts_by_currency` is the JSON object {"EUR": "1.00", ...}
+    and `amounts_text` reads '1.00 EUR + 2.00 GBP' (currencies in code order).
+    """
+    amount = from_cents("cents").cast(pl.String)
+    one = pl.col("currencies") == 1
+    return (
+        frame.filter(pl.col(cents).is_not_null() & pl.col("currency").is_not_null())
+        .group_by(*key, "currency")
+        .agg(pl.col(cents).sum().alias("cents"))
+        .sort("currency")
+        .group_by(key)
+        .agg(
+            currencies=pl.len(),
+            one_cents=pl.col("cents").first(),
+            one_currency=pl.col("currency").first(),
+            json_parts=pl.format('"{}":"{}"', "currency", amount),
+            text_parts=pl.format("{} {}", amount, "currency"),
+        )
+        .select(
+            *key,
+            cents=pl.when(one).then("one_cents"),
+            currency=pl.when(one).then("one_currency"),
+            **{
+                MIXED_JSON: pl.when(~one).then(
+                    pl.concat_str(pl.lit("{"), pl.col("json_parts").list.join(","), pl.lit("}"))
+                ),
+                MIXED_TEXT: pl.when(~one).then(pl.col("text_parts").list.join(" + ")),
+            },
+        )
+    )
+
+
+def merge_key(frame: pl.LazyFrame, key: list[str], order_by: str) -> pl.LazyFrame:
+    """Merge firing rows sharing a case key: other columns from the first row by `order_by`,
+    `ev` (a struct per row) collected into the list `evs`, and the key's money from
+    `currency_totals` (`cents`, `currency`, `amounts_by_currency`, `amounts_text`)."""
+    others = [
+        c for c in frame.collect_schema().names() if c not in {*key, "cents", "currency", "ev"}
+    ]
+    merged = (
         frame.sort(order_by)
         .group_by(key, maintain_order=True)
-        .agg(
-            pl.col(others).first(),
-            cents=pl.when(one_currency & pl.col("cents").is_not_null().all()).then(
-                pl.col("cents").sum()
-            ),
-            evs=pl.col("ev"),
-            _currency=pl.when(one_currency).then(pl.col("currency").first()),
-        )
-        .with_columns(currency="_currency")
-        .drop("_currency")
+        .agg(pl.col(others).first(), evs=pl.col("ev"))
     )
+    return merged.join(currency_totals(frame, key), on=key, how="left", nulls_equal=True)
 
 
 def finish(rule_id: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Detections of one rule: add case_id and severity, keep the contract columns, sorted.
 
     `frame` has one row per case key, a `cents` column, `summary` and `evidence` (JSON text),
-    and any of the other detection columns it knows.
+    and any of the other detection columns it knows. A key that met several currencies
+    (`amounts_by_currency` set, see `currency_totals`) gets them added to its evidence.
     """
     if frame.is_empty():
         return empty_detections()
     spec = RULE_SPECS[rule_id]
+    if MIXED_JSON in frame.columns:
+        frame = frame.with_columns(
+            evidence=pl.when(pl.col(MIXED_JSON).is_null())
+            .then("evidence")
+            .otherwise(
+                pl.concat_str(
+                    pl.col("evidence").str.strip_suffix("}"),
+                    pl.lit(f',"{MIXED_JSON}":'),
+                    pl.col(MIXED_JSON),
+                    pl.lit("}"),
+                )
+            )
+        )
     missing = [c for c in DETECTION_SCHEMA if c not in frame.columns]
     frame = frame.with_columns(pl.lit(None, DETECTION_SCHEMA[c]).alias(c) for c in missing)
     key_text = pl.concat_str(

@@ -1,18 +1,21 @@
 """DUPLICATE_RECURRING_CHARGE: recurring lines of one SIM whose periods overlap.
 
 Lines chain into one group when each starts on or before the latest end seen so far in
-the SIM's lines sorted by period_start.
+the SIM's lines of one currency sorted by period_start. Groups of one SIM in two
+currencies that share a first period_start share a case key: they are one case, with its
+amount per currency (see `currency_totals`).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.detections import finish, money_text
+from pipelines.rules.detections import currency_totals, finish, mixed_money_text
 from pipelines.rules.inputs import NightInputs
 
 RULE_ID = "DUPLICATE_RECURRING_CHARGE"
 SIM = ["iccid", "currency"]
+KEY = ["iccid", "period_start"]
 DAY_SPAN = 10_000_000  # more days than any date's ordinal: keeps each SIM's tags apart
 
 
@@ -52,18 +55,24 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .select("line_id", "group")
     )
     lines = recurring.join(grouped, on="line_id")
-    groups = (
-        lines.group_by([*SIM, "group"])
+    groups = lines.group_by([*SIM, "group"]).agg(
+        period_start=pl.col("period_start").min(),
+        kept_line=pl.col("line_id").min(),
+        cents=pl.col("cents").sum() - pl.col("cents").sort_by("line_id").first(),
+    )
+    lines = lines.join(
+        groups.select(*SIM, "group", "period_start"), on=[*SIM, "group"], suffix="_group"
+    )
+    by_line = pl.col("line_id")
+    cases = (
+        lines.group_by("iccid", period_start="period_start_group")
         .agg(
+            *(
+                pl.col(c).sort_by(by_line).first()
+                for c in ("customer_id", "account_id", "msisdn", "invoice_id")
+            ),
             n=pl.len(),
-            period_start=pl.col("period_start").min(),
             period_end=pl.col("period_end").max(),
-            customer_id=pl.col("customer_id").sort_by("line_id").first(),
-            account_id=pl.col("account_id").sort_by("line_id").first(),
-            msisdn=pl.col("msisdn").sort_by("line_id").first(),
-            invoice_id=pl.col("invoice_id").sort_by("line_id").first(),
-            kept_line=pl.col("line_id").min(),
-            cents=pl.col("cents").sum() - pl.col("cents").sort_by("line_id").first(),
             evs=pl.struct(
                 "line_id",
                 "invoice_id",
@@ -71,10 +80,12 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 "period_start",
                 "period_end",
                 "amount",
+                "currency",
                 "tariff_code",
-            ).sort_by(pl.col("line_id")),
+            ).sort_by(by_line),
         )
-        .filter(pl.col("n") >= 2)
+        .join(groups.group_by(KEY).agg(kept_line=pl.col("kept_line").min()), on=KEY)
+        .join(currency_totals(groups, KEY), on=KEY, how="left")
         .with_columns(
             evidence=pl.struct("iccid", kept_line_id="kept_line", lines="evs").struct.json_encode(),
             summary=pl.format(
@@ -86,8 +97,8 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 "n",
                 "period_start",
                 "period_end",
-                money_text("cents"),
+                mixed_money_text(),
             ),
         )
     )
-    return finish(RULE_ID, groups.collect())
+    return finish(RULE_ID, cases.collect())

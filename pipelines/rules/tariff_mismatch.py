@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.money import from_cents
-from pipelines.rules.detections import finish, money_text, sum_one_currency
+from pipelines.rules.detections import finish, merge_key, money_text
 from pipelines.rules.inputs import NightInputs
 
 RULE_ID = "TARIFF_MISMATCH"
@@ -71,7 +71,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
             agreed_on="tx_date",
         ),
     )
-    cases = sum_one_currency(fired, KEY, "line_id").with_columns(
+    cases = merge_key(fired, KEY, "line_id").with_columns(
         evidence=pl.struct(lines="evs").struct.json_encode(),
         summary=pl.format(
             "Line {} on account {} was billed for {} to {} at a price that differs from its "

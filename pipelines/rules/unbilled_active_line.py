@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.detections import finish, money_text, sum_one_currency
+from pipelines.rules.detections import finish, money_text
 from pipelines.rules.inputs import NightInputs
 
 RULE_ID = "UNBILLED_ACTIVE_LINE"
@@ -60,7 +60,13 @@ def detect(night: NightInputs) -> pl.DataFrame:
             ),
         )
     )
-    cases = sum_one_currency(fired, KEY, "invoice_id").with_columns(
+    # One SIM missing from several invoices with the same start is one case: its amount is
+    # the SIM's one agreed fee, not a sum over the invoices.
+    cases = (
+        fired.sort("invoice_id")
+        .group_by(KEY, maintain_order=True)
+        .agg(pl.all().exclude("ev").first(), evs=pl.col("ev"))
+    ).with_columns(
         evidence=pl.struct(invoices="evs").struct.json_encode(),
         summary=pl.format(
             "Active SIM {} (line {}) of account {} has no recurring charge on invoice {} "

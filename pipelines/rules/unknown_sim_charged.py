@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.detections import finish, money_text, sum_one_currency
+from pipelines.rules.detections import finish, merge_key, mixed_money_text
 from pipelines.rules.inputs import NightInputs, cents
 
 RULE_ID = "UNKNOWN_SIM_CHARGED"
@@ -46,7 +46,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
             ),
         )
     )
-    cases = sum_one_currency(fired, KEY, "line_id").with_columns(
+    cases = merge_key(fired, KEY, "line_id").with_columns(
         evidence=pl.struct(
             inventory=pl.struct("in_inventory", account_id="inv_account", status="inv_status"),
             lines="evs",
@@ -58,7 +58,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 "{} with status {}.",
                 "invoice_id",
                 "account_id",
-                money_text("cents"),
+                mixed_money_text(),
                 "iccid",
                 pl.col("inv_account").fill_null("no account"),
                 "inv_status",
@@ -69,7 +69,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 "Invoice {} of account {} charges {} to SIM {}, which is not in the inventory.",
                 "invoice_id",
                 "account_id",
-                money_text("cents"),
+                mixed_money_text(),
                 "iccid",
             )
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.detections import finish, money_text, sum_one_currency
+from pipelines.rules.detections import finish, merge_key, mixed_money_text
 from pipelines.rules.inputs import NightInputs
 
 RULE_ID = "USAGE_AFTER_DEACTIVATION"
@@ -35,11 +35,12 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 "period_start",
                 "period_end",
                 "amount",
+                "currency",
                 "description",
             ),
         )
     )
-    cases = sum_one_currency(fired, KEY, "line_id").with_columns(
+    cases = merge_key(fired, KEY, "line_id").with_columns(
         evidence=pl.struct(
             sim=pl.struct("iccid", "status", deactivated_on="deact_date"), lines="evs"
         ).struct.json_encode(),
@@ -50,7 +51,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
             pl.col("msisdn").fill_null("unknown"),
             "deact_date",
             "account_id",
-            money_text("cents"),
+            mixed_money_text(),
             "period_start",
             "period_end",
         ),

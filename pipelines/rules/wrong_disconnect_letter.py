@@ -13,7 +13,13 @@ import polars as pl
 
 from pipelines.contract import CONTRACT_ACTIONS
 from pipelines.money import to_cents
-from pipelines.rules.detections import finish, money_text
+from pipelines.rules.detections import (
+    MIXED_JSON,
+    MIXED_TEXT,
+    currency_totals,
+    finish,
+    mixed_money_text,
+)
 from pipelines.rules.inputs import NightInputs, latest
 from pipelines.rules.letters import customers_with_active_sims, letter_evidence
 
@@ -92,13 +98,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
         active.select("customer_id", msisdn="active_msisdns")
         .explode("msisdn")
         .join(fees, on="msisdn", how="left")
-        .group_by("customer_id")
-        .agg(
-            cents=pl.when(pl.col("fee_currency").drop_nulls().n_unique() <= 1).then(
-                pl.col("fee_cents").fill_null(0).sum()
-            ),
-            currency=pl.col("fee_currency").drop_nulls().unique().sort().first(),
-        )
+        .select("customer_id", cents="fee_cents", currency="fee_currency")
     )
     fired = (
         letters.join(active, on="customer_id")
@@ -106,7 +106,11 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .join(raised, on="customer_id", how="left")
         .with_columns(raised=pl.col("raised").fill_null(False))
         .filter(pl.col("leaving_transactions").is_null() | pl.col("raised"))
-        .join(exposure, on="customer_id", how="left")
+        .join(currency_totals(exposure, ["customer_id"]), on="customer_id", how="left")
+        # Unknown fees count 0: without any known fee the amount is 0.00, with no currency.
+        .with_columns(
+            cents=pl.when(pl.col(MIXED_JSON).is_null()).then(pl.col("cents").fill_null(0))
+        )
         .select(
             "letter_id",
             "customer_id",
@@ -114,6 +118,8 @@ def detect(night: NightInputs) -> pl.DataFrame:
             "msisdn",
             "cents",
             "currency",
+            MIXED_JSON,
+            MIXED_TEXT,
             evidence=pl.struct(
                 letter=letter_evidence(),
                 active_sims="active_iccids",
@@ -130,7 +136,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 pl.when(pl.col("raised"))
                 .then(pl.lit("raised their commitment in the last 60 days"))
                 .otherwise(pl.lit("cancelled or ported no line in the last 60 days")),
-                money_text("cents"),
+                mixed_money_text(),
             ),
         )
     )

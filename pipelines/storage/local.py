@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
+import glob
 import hashlib
 import os
+import re
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from pipelines.storage.lock import file_lock
+
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+LEFTOVER = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}\.(?P<kind>partial|ready|old|staging)")
 
 
 class LocalStorage:
@@ -46,8 +60,12 @@ class LocalStorage:
         return digest.hexdigest()
 
     def write_bytes(self, key: str, data: bytes) -> None:
+        """Write the file whole or not at all (a temporary file renamed into place; those
+        an earlier write killed midway left are removed)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
@@ -56,16 +74,80 @@ class LocalStorage:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
 
     def replace_prefix(self, prefix: str, files: dict[str, bytes]) -> None:
-        """Make `prefix` hold exactly `files`, swapping the folder in one rename."""
+        """Make `prefix` hold exactly `files`, never leaving it missing or half written.
+
+        The new folder is written beside the old one (`.<name>.<hex>.partial`), renamed
+        `.ready` once complete, then swapped with the old folder in one atomic exchange
+        (renameat2 RENAME_EXCHANGE; where the system lacks it, two renames). What a crash
+        leaves beside the folder is repaired first: see `_repair`.
+        """
         target = self._path(prefix)
-        staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.staging")
-        staging.mkdir(parents=True)
+        _repair(target)
+        token = uuid.uuid4().hex
+        partial = target.with_name(f".{target.name}.{token}.partial")
+        partial.mkdir(parents=True)
         for name, data in files.items():
-            dest = staging / name
+            dest = partial / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
-        old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
-        if target.exists():
+        ready = target.with_name(f".{target.name}.{token}.ready")
+        os.replace(partial, ready)
+        if not target.exists():
+            os.replace(ready, target)
+        elif not _exchange(ready, target):
+            old = target.with_name(f".{target.name}.{token}.old")
             os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
+            os.replace(ready, target)
+            ready = old
+        shutil.rmtree(ready, ignore_errors=True)
+
+    @contextmanager
+    def lock(self, key: str, purpose: str, wait: float) -> Iterator[None]:
+        """Hold the lock file `key` (flock) while the block runs; LockBusy after `wait` s."""
+        with file_lock(str(self._path(key)), purpose, wait):
+            yield
+
+
+@functools.cache
+def _renameat2() -> Any:
+    return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically; False where the system cannot (then nothing moved)."""
+    rename = _renameat2()
+    if rename is None:
+        return False
+    if rename(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def _repair(target: Path) -> None:
+    """Put right what a replace of `target` killed midway left beside it.
+
+    The target missing (killed between the two renames where there is no exchange): the
+    complete `.ready` folder becomes it, else the `.old` one comes back. Then every
+    leftover (`.partial`, `.ready`, `.old`, and the `.staging` folders of earlier
+    versions) is removed: the target holds a complete folder, old or new.
+    """
+    if not target.parent.is_dir():
+        return
+    leftovers: dict[str, list[Path]] = {"partial": [], "ready": [], "old": [], "staging": []}
+    for path in target.parent.iterdir():
+        match = LEFTOVER.fullmatch(path.name)
+        if match and match.group("name") == target.name:
+            leftovers[match.group("kind")].append(path)
+    if not target.exists():
+        for kind in ("ready", "old"):
+            if leftovers[kind]:
+                newest = max(leftovers[kind], key=lambda p: p.stat().st_mtime)
+                os.replace(newest, target)
+                leftovers[kind].remove(newest)
+                break
+    for paths in leftovers.values():
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)

@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.settings import aws_region, s3_endpoint, session_environment
+from pipelines.storage.s3_lock import LEASE_SECONDS, S3Lease
 
 DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 CHUNK = 1 << 20
@@ -243,6 +244,7 @@ class S3Storage:
         if not target:
             raise ValueError(f"cannot replace the bucket root {self.root}")
         parent, _, name = target.rpartition("/")
+        self._delete(self._leftovers(parent, name))
         staging = "/".join(p for p in (parent, f".{name}.{uuid.uuid4().hex}.staging") if p)
         new = {_norm(n): data for n, data in files.items()}
         data_files = [n for n in new if not n.endswith(".json")]
@@ -274,3 +276,28 @@ class S3Storage:
             _each(place, control_files)
         finally:
             self._delete(staged)
+
+    def _leftovers(self, parent: str, name: str) -> list[str]:
+        """Staging copies an earlier replace of `parent/name`, killed midway, left behind."""
+        search = "/".join(p for p in (parent, f".{name}.") if p)
+        keys: list[str] = []
+        with self._errors(search):
+            for page in self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=search
+            ):
+                keys.extend(o["Key"] for o in page.get("Contents", ()))
+        return [k for k in keys if ".staging/" in k]
+
+    @contextmanager
+    def lock(
+        self, key: str, purpose: str, wait: float, lease: float = LEASE_SECONDS
+    ) -> Iterator[None]:
+        """Hold the lock object `key` (see s3_lock) while the block runs; LockBusy after
+        `wait` seconds."""
+        held = S3Lease(self._client, self.bucket, self._full(key), purpose, lease)
+        with self._errors(held.key):
+            held.acquire(wait)
+        try:
+            yield
+        finally:
+            held.release()

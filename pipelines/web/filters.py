@@ -16,7 +16,8 @@ from decimal import Decimal, InvalidOperation
 
 from starlette.datastructures import QueryParams
 
-from pipelines.casestore.queue import ACTIVE, QueueFilter
+from pipelines.casestore.queue import QueueFilter
+from pipelines.catalogue import OPEN_STATUSES
 
 MAX_PER_PAGE = 200
 
@@ -62,10 +63,10 @@ def _many(params: QueryParams, name: str) -> tuple[str, ...]:
 def _statuses(params: QueryParams) -> tuple[str, ...]:
     values = _many(params, "status")
     if not values:
-        return ACTIVE
+        return OPEN_STATUSES
     if "any" in values:
         return ()
-    expanded = [s for v in values for s in (ACTIVE if v == "active" else (v,))]
+    expanded = [s for v in values for s in (OPEN_STATUSES if v == "active" else (v,))]
     return tuple(dict.fromkeys(expanded))
 
 

@@ -216,7 +216,7 @@ from airflow.timetables.base import TimeRestriction
 
 bag = DagBag(dag_folder=sys.argv[1])
 out = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}, "touched": touched,
-       "parse_seconds": {s.file: s.duration.total_seconds() for s in bag.dagbag_stats}}
+       "heavy": sorted(m for m in ("polars", "great_expectations") if m in sys.modules)}
 dag = bag.dags.get("recon_nightly")
 if dag is not None:
     timetable = coerce_to_core_timetable(dag.timetable)
@@ -278,25 +278,26 @@ def test_dag_folder_imports_cleanly_without_db_or_connections(parsed):
     assert parsed["touched"] == []
 
 
-def test_parse_time_is_well_under_two_seconds(parsed):
-    seconds = parsed["parse_seconds"]["recon_nightly.py"]
-    print(f"recon_nightly.py parse time: {seconds:.3f} s")
-    assert seconds < 2.0
+def test_parsing_imports_no_engine(parsed):
+    # the DAG file is parsed every 30 s: polars and GX load inside the tasks only
+    assert parsed["heavy"] == []
 
 
 def test_tasks_and_dependencies(parsed):
     expected = {
         "business_date": [],
-        "clear_detections": ["business_date"],
+        "prepare": ["business_date"],
+        "commit": ["business_date"],
+        "clear_detections": ["business_date", "commit"],
         "reconcile": ["business_date", "clear_detections"],
         "update_cases": ["business_date", "reconcile"],
         "publish": ["business_date", "update_cases"],
     }
     for source in SOURCES:
-        expected[f"wait_for_{source}"] = ["business_date"]
+        expected[f"wait_for_{source}"] = ["business_date", "prepare"]
         expected[f"ingest_{source}"] = ["business_date", f"wait_for_{source}"]
         expected[f"validate_{source}"] = ["business_date", f"ingest_{source}"]
-        expected["clear_detections"].append(f"validate_{source}")
+        expected["commit"].append(f"validate_{source}")
     assert parsed["upstream"] == {k: sorted(v) for k, v in expected.items()}
     assert parsed["mapped"] == {"reconcile": [{"shard": [0]}, 1]}
     assert {parsed["operators"][f"wait_for_{s}"] for s in SOURCES} == {"LocalManifestSensor"}
@@ -310,7 +311,7 @@ def test_one_run_per_business_date_with_a_one_day_interval(parsed):
     assert parsed["catchup"] is False
     assert parsed["first_interval"] == ["2024-01-01T02:00:00+00:00", "2024-01-02T02:00:00+00:00"]
     assert parsed["manual_interval"] == ["2024-03-14T02:00:00+00:00", "2024-03-15T02:00:00+00:00"]
-    assert parsed["params"] == ["business_date"]
+    assert parsed["params"] == ["allow_gap", "business_date"]
 
 
 def test_s3_landing_catchup_start_date_and_shards_from_environment(tmp_path):
@@ -386,8 +387,9 @@ def world(tmp_path_factory) -> SimpleNamespace:
 
 
 def recon(cwd: Path, *args: object) -> None:
+    """`recon run` or `recon backfill` without the GX suites (the DAG runs them)."""
     proc = subprocess.run(
-        [str(BIN / "recon"), *map(str, args)],
+        [str(BIN / "recon"), *map(str, args), "--no-validate"],
         cwd=cwd,
         env=clean_env(),
         capture_output=True,
@@ -430,10 +432,15 @@ def alert_records(warehouse: Path, day: date) -> dict[str, dict]:
 
 
 def warehouse_through(world: SimpleNamespace, to: Path, last: date, **options: object) -> Path:
-    """A copy of the world's warehouse, brought up to the night `last` with `recon run`."""
+    """A copy of the world's warehouse, brought up to the night `last` with `recon run`.
+
+    With another case store (`db`), the first of those nights allows the gap: the new
+    store has no run of the nights before it.
+    """
     shutil.copytree(world.warehouse, to)
     flags = [a for k, v in options.items() for a in (f"--{k}", v)]
-    for day in business_dates(world.through + timedelta(days=1), last):
+    for i, day in enumerate(business_dates(world.through + timedelta(days=1), last)):
+        gap = ["--allow-gap"] if i == 0 and "db" in options else []
         recon(
             to.parent,
             "run",
@@ -444,6 +451,7 @@ def warehouse_through(world: SimpleNamespace, to: Path, last: date, **options: o
             "--business-date",
             day,
             *flags,
+            *gap,
         )
     return to
 
@@ -512,9 +520,10 @@ def test_a_night_on_s3_through_the_aws_default_connection(
         for p in landing.rglob("*")
         if p.is_file()
     ]
-    uploads += [
+    uploads += [  # the history, and the nights published from it (the predecessor check)
         (p, f"warehouse/{p.relative_to(warehouse).as_posix()}")
-        for p in (warehouse / "curated").rglob("*")
+        for folder in ("curated", "cases")
+        for p in (warehouse / folder).rglob("*")
         if p.is_file()
     ]
     for path, key in uploads:

@@ -221,3 +221,41 @@ def test_open_store_resolves_the_url(
     with open_store(None, str(tmp_path / "new")) as store:  # a fresh store is created
         assert store.list_cases() == []
     assert (tmp_path / "new" / "recon.db").exists()
+
+
+def test_a_read_only_store_is_one_line_exit_1(warehouse: Path) -> None:
+    read_only = f"sqlite:///file:{warehouse / 'recon.db'}?mode=ro&uri=true"
+    result = CliRunner().invoke(
+        cases,
+        [
+            "set-status",
+            str(CHARGE["case_id"]),
+            "acknowledged",
+            "--note",
+            "n",
+            "--db",
+            read_only,
+        ],
+    )
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: case store sqlite:///")
+    assert line.endswith("recon.db?mode=ro&uri=true: attempt to write a readonly database")
+    assert "Traceback" not in result.output and "SQL" not in result.output
+
+
+def test_an_unreachable_database_is_one_line_exit_1() -> None:
+    url = "postgresql+psycopg://recon:secret@127.0.0.1:1/recon"
+    result = CliRunner().invoke(cases, ["list", "--db", url])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: case store postgresql+psycopg://recon:***@127.0.0.1:1/recon: ")
+    assert "secret" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("amount", ["NaN", "-Infinity", "snan"])
+def test_a_min_amount_that_is_not_a_number_is_a_usage_error(warehouse: Path, amount: str) -> None:
+    result = cli(warehouse, "list", "--min-amount", amount)
+    assert result.exit_code == 2
+    assert f"not a finite amount: {amount}" in result.output
+    assert "Traceback" not in result.output

@@ -19,10 +19,11 @@ from tests.support.landing import (
 NEXT = BD + timedelta(days=1)
 
 
-def invoke(root, *args):
-    return CliRunner().invoke(
-        main, [*args, "--landing", str(root / "landing"), "--warehouse", str(root / "warehouse")]
-    )
+def invoke(root, *args, validate=False):
+    """A command on the root's landing and warehouse; without the GX suites unless asked
+    (their own tests are in tests/quality)."""
+    where = ["--landing", str(root / "landing"), "--warehouse", str(root / "warehouse")]
+    return CliRunner().invoke(main, [*args, *where, *([] if validate else ["--no-validate"])])
 
 
 def published(root, day=BD):
@@ -67,10 +68,22 @@ def test_checksum_mismatch_exits_2_names_the_file_and_writes_nothing(tmp_path):
     assert not (tmp_path / "warehouse" / "curated").exists()
 
 
-def test_quarantined_rows_are_counted_and_the_night_goes_on(tmp_path):
+def test_quarantined_rows_past_the_threshold_stop_the_night(tmp_path):
     bad = billing_row(line_id="L2", amount="12.505")
     land_night(tmp_path, billing_lines=[billing_row(), bad])
     result = invoke(tmp_path, "run", "--business-date", str(BD))
+    assert result.exit_code == 2
+    assert "billing_lines: 50.00% of the rows quarantined" in result.output
+    assert not (tmp_path / "warehouse" / "cases").exists()
+    assert not (tmp_path / "warehouse" / "curated").exists()
+
+
+def test_quarantined_rows_within_the_threshold_are_counted_and_the_night_goes_on(tmp_path):
+    bad = billing_row(line_id="L2", amount="12.505")
+    land_night(tmp_path, billing_lines=[billing_row(), bad])
+    result = invoke(
+        tmp_path, "run", "--business-date", str(BD), "--max-quarantine", "billing_lines=50%"
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((published(tmp_path) / "summary.json").read_text())
     assert summary["sources"]["billing_lines"] | {"files": None} == {

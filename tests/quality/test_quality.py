@@ -14,12 +14,12 @@ from click.testing import CliRunner
 
 from pipelines.cli import main
 from pipelines.contract import SOURCE_SPECS, SOURCES
+from pipelines.ingest import commit_partition, load_partition
 from pipelines.ingest.identifiers import ICCID_PATTERN, ISO_4217, MSISDN_PATTERN
 from pipelines.ingest.parse import DATE_TEXT, INT_TEXT, MONEY_TEXT, TIMESTAMP_TEXT
-from pipelines.night import ingest_night, ingest_source
 from pipelines.quality import CriticalExpectationFailed, check_night, validate_source
 from pipelines.quality.suites import SUITES_DIR, gx_suite, suite_document
-from pipelines.storage import LocalStorage
+from pipelines.storage import LocalStorage, Storage
 from tests.support.landing import (
     BD,
     billing_row,
@@ -65,6 +65,16 @@ def land_source(
 
 def stores(root: Path) -> tuple[LocalStorage, LocalStorage]:
     return LocalStorage(root / "landing"), LocalStorage(root / "warehouse")
+
+
+def ingest_source(landing: Storage, warehouse: Storage, source: str, day: date) -> None:
+    """One partition checked and curated (what `recon validate` checks afterwards)."""
+    commit_partition(warehouse, load_partition(landing, source, day, warehouse))
+
+
+def ingest_night(landing: Storage, warehouse: Storage, day: date) -> None:
+    for source in SOURCES:
+        ingest_source(landing, warehouse, source, day)
 
 
 def ingested_night(root: Path, day: date = BD, **changes: dict[int, dict]) -> None:
@@ -355,7 +365,8 @@ def test_run_with_validate_stops_a_broken_night_and_publishes_nothing(tmp_path):
     for source in SOURCES:
         bad = {i: {"currency": "pounds"} for i in range(5)} if source == "billing_lines" else {}
         land_source(tmp_path, source, bad, rows=100)
-    result = invoke(tmp_path, "run", "--business-date", str(BD), "--validate")
+    args = ("--validate", "--max-quarantine", "billing_lines=10%")  # past the gate, to GX
+    result = invoke(tmp_path, "run", "--business-date", str(BD), *args)
     assert result.exit_code == 2, result.output
     assert (
         f"billing_lines {BD}: expect_column_values_to_be_in_set on currency (critical, "

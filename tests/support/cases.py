@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from pipelines.casestore import CaseStore
 from pipelines.catalogue import DETECTION_COLUMNS, RULE_SPECS, case_id
 from pipelines.contract import MONEY_DTYPE
 
@@ -51,3 +52,20 @@ def det(
 
 def night(*detections: dict[str, object]) -> pl.DataFrame:
     return pl.DataFrame(list(detections), schema=SCHEMA)
+
+
+class Runs:
+    """Records nights with fresh run ids."""
+
+    def __init__(self, store: CaseStore):
+        self.store, self.n = store, 0
+
+    def __call__(self, day: date, *detections: dict[str, object]):
+        self.n += 1
+        return self.store.record_night(day, night(*detections), f"run-{self.n}")
+
+
+def case(store: CaseStore, detection: dict[str, object]) -> dict[str, object]:
+    found = store.get_case(str(detection["case_id"]))
+    assert found is not None
+    return found

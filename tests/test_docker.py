@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from pipelines.airflow.config import AWS_CONN_ID, DB_CONN_ID
+from pipelines.contract import SOURCES
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
@@ -28,7 +29,10 @@ AIRFLOW_SERVICES = (
 )
 # Read by the code, but compose wires the case store through the recon_db connection instead.
 FALLBACK_ONLY = {"RECON_DB_URL"}
-OPTIONAL = {"RECON_ALERT_WEBHOOK"}
+# A name ending in "_" is a family, one per source (RECON_QUARANTINE_MAX_<SOURCE>); each
+# member may stay empty, the family's plain name then applies.
+FAMILIES = {"RECON_QUARANTINE_MAX_": [f"RECON_QUARANTINE_MAX_{s.upper()}" for s in SOURCES]}
+OPTIONAL = {"RECON_ALERT_WEBHOOK", *(m for members in FAMILIES.values() for m in members)}
 # Read by the triage desk (the recon-desk service) and by command-line triage, not the DAG.
 DESK_ONLY = {
     "RECON_SECRET_KEY",
@@ -52,7 +56,8 @@ def default(value: str) -> str:
 def env_read_by_code() -> set[str]:
     names = set()
     for path in [*REPO.glob("dags/**/*.py"), *REPO.glob("pipelines/**/*.py")]:
-        names |= set(re.findall(r"\bRECON_[A-Z_]+\b", path.read_text()))
+        for name in re.findall(r"\bRECON_[A-Z_]+\b", path.read_text()):
+            names |= set(FAMILIES.get(name, [name]))
     conns = {f"AIRFLOW_CONN_{c.upper()}" for c in (AWS_CONN_ID, DB_CONN_ID)}
     return names - FALLBACK_ONLY - DESK_ONLY | conns
 

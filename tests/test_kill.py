@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, insert, select, text
 
+from pipelines.casestore import migrate
 from pipelines.casestore.schema import metadata
 from pipelines.settings import default_db_url
 from tests.conftest import _admin_url
@@ -108,10 +109,11 @@ def test_killed_backfills_on_postgres_end_as_clean_ones(generated_world, tmp_pat
 
 
 def copy_store(source_url: str, target_url: str) -> None:
-    """Every row of a case store into an empty database, tables in dependency order."""
+    """Every row of a case store into an empty database brought to the current schema by
+    its migrations, tables in dependency order."""
+    migrate.upgrade(target_url)
     source, target = create_engine(source_url), create_engine(target_url)
     try:
-        metadata.create_all(target)
         with source.connect() as src, target.begin() as dst:
             for table in metadata.sorted_tables:
                 rows = [dict(r) for r in src.execute(select(table)).mappings()]

@@ -24,6 +24,7 @@ from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
 from pipelines.casestore.triage import Triage
 from pipelines.catalogue import PERSON_STATUSES, RULE_SPECS, SEVERITY_ORDER, STATUSES
+from pipelines.redact import reason
 from pipelines.settings import ConfigError, api_token, case_store_url
 
 LIST_COLUMNS = (*cases_table.columns.keys(), "age_days")
@@ -91,10 +92,7 @@ def _store_failure(url: URL, exc: SQLAlchemyError) -> str:
     """One line on a failed case store: where and the driver's reason, never the SQL
     statement or its parameters (customer ids, evidence) that SQLAlchemy's message holds."""
     where = url.render_as_string(hide_password=True)
-    orig = getattr(exc, "orig", None)
-    reason = str(orig) if orig is not None else type(exc).__name__
-    first = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
-    return f"case store {where}: {first}"
+    return f"case store {where}: {reason(exc)}"
 
 
 def _text(value: object) -> str:

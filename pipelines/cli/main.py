@@ -20,6 +20,7 @@ from pipelines.cli.users import users
 from pipelines.ingest import RejectedPartition
 from pipelines.night import BadInput, NightResult, backfill, run_night
 from pipelines.quality import CriticalExpectationFailed, NightValidation, check_night
+from pipelines.redact import describe
 from pipelines.settings import ConfigError, GateSettings, gate_settings
 from pipelines.storage import open_storage
 from pipelines.storage.lock import LockBusy
@@ -53,7 +54,7 @@ def _guarded(action: Callable[[], T]) -> T:
         sys.exit(EXIT_FAILURE)
     except Exception as exc:  # any other failure: exit 1 with the reason, not a traceback
         logging.getLogger("recon").debug("failure", exc_info=True)
-        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"error: {describe(exc)}", err=True)
         sys.exit(EXIT_FAILURE)
 
 

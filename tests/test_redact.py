@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from types import SimpleNamespace
 
 import polars as pl
@@ -52,7 +53,7 @@ def test_sql_errors_carry_neither_parameters_nor_key_values(tmp_path):
 
 def test_a_file_error_names_the_path():
     with pytest.raises(OSError) as info:
-        open("/nonexistent/part-0000.csv", "rb")
+        Path("/nonexistent/part-0000.csv").read_bytes()
     assert reason(info.value) == "No such file or directory: /nonexistent/part-0000.csv"
 
 

@@ -22,7 +22,8 @@ def sqlite_file(url: str | URL) -> Path | None:
 
 def make_engine(url: str | URL) -> Engine:
     """An engine that never puts SQL parameters (customer ids, evidence) into its errors or
-    logs (hide_parameters); SQLite gets real transactions (BEGIN on every begin) and foreign keys."""
+    logs (hide_parameters); SQLite gets real transactions (BEGIN on every begin) and
+    foreign keys."""
     url = make_url(url)
     if url.get_driver_name() == "psycopg":
         # No server-side prepared statements: their generic plans for the chunked IN

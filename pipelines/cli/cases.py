@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 import getpass
-import io
 import json
 from collections.abc import Callable
 from datetime import date, datetime
@@ -24,6 +22,7 @@ from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
 from pipelines.casestore.triage import Triage
 from pipelines.catalogue import PERSON_STATUSES, RULE_SPECS, SEVERITY_ORDER, STATUSES
+from pipelines.csv_safe import csv_text
 from pipelines.redact import reason
 from pipelines.settings import ConfigError, api_token, case_store_url
 
@@ -210,11 +209,7 @@ def list_cases(
     if fmt == "json":
         click.echo(json.dumps(rows, default=_json_default, ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(LIST_COLUMNS)
-        writer.writerows([_text(r[c]) for c in LIST_COLUMNS] for r in rows)
-        click.echo(out.getvalue(), nl=False)
+        click.echo(csv_text(LIST_COLUMNS, rows), nl=False)
     elif rows:
         click.echo(_table(rows, TABLE_COLUMNS))
         click.echo(f"{len(rows)} case{'s' if len(rows) != 1 else ''}")

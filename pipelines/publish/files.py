@@ -10,15 +10,17 @@ from decimal import Decimal
 import polars as pl
 
 from pipelines.catalogue import CASE_COLUMNS
+from pipelines.csv_safe import neutralised_frame
 from pipelines.layout import cases_prefix, cases_summary_key
 from pipelines.publish.report import render_report
 from pipelines.storage import Storage, parquet_bytes
 
 
 def cases_csv(cases: pl.DataFrame) -> bytes:
-    """The cases as CSV: ISO dates, decimal amounts as text, empty = null."""
+    """The cases as CSV: ISO dates, decimal amounts as text, empty = null, text that begins
+    like a formula behind an apostrophe (contract section 3)."""
     buf = io.BytesIO()
-    cases.select(CASE_COLUMNS).write_csv(buf, date_format="%Y-%m-%d")
+    neutralised_frame(cases.select(CASE_COLUMNS)).write_csv(buf, date_format="%Y-%m-%d")
     return buf.getvalue()
 
 

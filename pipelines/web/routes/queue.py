@@ -6,7 +6,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from pipelines.casestore.queue import AMOUNT_KIND
-from pipelines.web.export import csv_lines
+from pipelines.csv_safe import csv_lines
 from pipelines.web.filters import paging, queue_filter
 from pipelines.web.views import templates
 

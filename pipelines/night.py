@@ -1,6 +1,6 @@
 """One night of reconciliation in steps that keep their state in the warehouse.
 
-    prepare -> load (x4) -> gate -> validate (x4) -> commit -> reconcile (per shard)
+    prepare -> load (x4) -> gate -> validate (the four at once) -> commit -> reconcile (per shard)
             -> update_cases -> publish
 
 `run_night` chains them in one process under the warehouse's lock (`recon run`); the
@@ -42,6 +42,7 @@ from pipelines.ingest.commit import (
     commit_record,
     roll_forward,
     stage_partition,
+    staged_quarantine,
     staged_rows,
     staged_stats,
 )
@@ -55,8 +56,7 @@ from pipelines.ingest.gate import (
 )
 from pipelines.ingest.warehouse import curated_dates, scan_curated
 from pipelines.publish import money_by_currency, publish_night, published_summary
-from pipelines.quality import CriticalExpectationFailed, ValidationOutcome, validate_night
-from pipelines.quality import validate_source as gx_validate_source
+from pipelines.quality import Checked, CriticalExpectationFailed, ValidationOutcome, validate_night
 from pipelines.rules import NightInputs, evaluate
 from pipelines.rules.shards import shard_customers
 from pipelines.settings import GateSettings, case_store_url, lock_wait
@@ -231,12 +231,13 @@ def pass_gate(verdict: GateVerdict, report: Report | None) -> None:
 
 
 def validate_inputs(
-    landing: Storage, warehouse: Storage, business_date: date, rows: Mapping[str, tuple[int, int]]
+    landing: Storage, warehouse: Storage, business_date: date, checked: Mapping[str, Checked]
 ) -> None:
-    """Data-quality validation of the night's checked inputs; keeps each source's summary
-    for this run's publish. A critical failure is BadInput."""
+    """Data-quality validation of the night's four checked sources in one call (GX imported
+    once), then the night's pages; keeps each source's summary for this run's publish. A
+    critical failure is BadInput."""
     try:
-        night = validate_night(landing, warehouse, business_date, rows)
+        night = validate_night(landing, warehouse, business_date, checked)
     except CriticalExpectationFailed as exc:
         raise BadInput(business_date, [exc]) from exc
     for outcome in night.outcomes.values():
@@ -277,15 +278,17 @@ def ingest_source(
     return loaded.stats()
 
 
-def validate_staged(
-    landing: Storage, warehouse: Storage, source: str, business_date: date
-) -> ValidationOutcome:
-    """Validate a staged partition; raises CriticalExpectationFailed on a critical failure."""
-    stats = staged_stats(warehouse, source, business_date)
-    rows = (int(str(stats["rows_loaded"])), int(str(stats["rows_quarantined"])))
-    outcome = gx_validate_source(landing, warehouse, source, business_date, rows)
-    stage_quality(warehouse, outcome)
-    return outcome
+def validate_staged(landing: Storage, warehouse: Storage, business_date: date) -> None:
+    """Validate the night's four staged sources (the DAG's one `validate` task); BadInput
+    on a critical failure."""
+    checked = {
+        s: Checked.of(
+            int(str(staged_stats(warehouse, s, business_date)["rows_loaded"])),
+            staged_quarantine(warehouse, s, business_date),
+        )
+        for s in SOURCES
+    }
+    validate_inputs(landing, warehouse, business_date, checked)
 
 
 def gate_and_commit(
@@ -415,7 +418,7 @@ def _quality(warehouse: Storage, business_date: date, validated: bool) -> dict[s
     return {
         "validated": True,
         "success": all(s["success"] for s in sources.values()),
-        "data_docs": warehouse.uri(layout.DOCS_INDEX),
+        "pages": warehouse.uri(layout.PAGES_INDEX),
         "sources": sources,
     }
 
@@ -467,8 +470,8 @@ def _night(
         verdict = judge_night(warehouse, business_date, stats, inventory, settings, db_url)
         pass_gate(verdict, report)
         if validate:
-            rows = {s: (p.rows_loaded, p.rows_quarantined) for s, p in parts.items()}
-            validate_inputs(landing, warehouse, business_date, rows)
+            checked = {s: Checked.of(p.rows_loaded, p.quarantined) for s, p in parts.items()}
+            validate_inputs(landing, warehouse, business_date, checked)
     except BadInput:
         warehouse.delete_prefix(layout.staging_prefix(business_date))
         raise

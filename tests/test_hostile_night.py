@@ -117,3 +117,35 @@ def test_formulas_are_neutralised_in_every_csv(tmp_path):
     rows = list(csv.DictReader(io.StringIO(listed.output)))
     assert {r["customer_id"] for r in rows if r["rule_id"] == "UNKNOWN_SIM_CHARGED"} == {"'=1+1"}
     assert FORMULA not in {r["customer_id"] for r in rows}
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_no_input_is_unescaped_in_any_published_html(tmp_path):
+    """A `<script>` charge type (quarantined, shown as an example on the quality page) and
+    customer (in a case of the report), through a validated run."""
+    filler = [
+        billing_row(line_id=f"F{i}", charge_type="one_off", iccid=None, msisdn=None)
+        for i in range(150)
+    ]
+    hostile = [
+        billing_row(line_id="H1", charge_type=HOSTILE),
+        billing_row(line_id="H2", customer_id=HOSTILE, iccid=ICCID_2),
+    ]
+    landing, warehouse = night_with(tmp_path, billing_lines=filler + hostile)
+    result = recon(landing, warehouse, "run", "--business-date", BD, validate=True)
+    assert result.exit_code == 0, result.output
+    pages = sorted(p.relative_to(warehouse).as_posix() for p in warehouse.rglob("*.html"))
+    assert pages == [
+        f"cases/business_date={BD}/report.html",
+        f"quality/pages/business_date={BD}/index.html",
+        "quality/pages/index.html",
+    ]
+    for page in pages:
+        text = (warehouse / page).read_text()
+        assert "<script" not in text.lower(), page
+        assert "http://" not in text and "https://" not in text, page
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert escaped in (warehouse / f"quality/pages/business_date={BD}/index.html").read_text()
+    assert escaped in (warehouse / f"cases/business_date={BD}/report.html").read_text()

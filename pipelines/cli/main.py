@@ -256,7 +256,7 @@ def validate_cmd(landing: str, warehouse: str, business_date: date) -> None:
 
     night = _guarded(checked)
     click.echo(_quality_table(night))
-    click.echo(f"\ndata docs: {night.data_docs}")
+    click.echo(f"\ndata-quality pages: {night.pages}")
     if not night.success:
         failed = CriticalExpectationFailed(list(night.outcomes.values()))
         click.echo(f"error: business date {business_date}: {failed}", err=True)

@@ -287,7 +287,8 @@ def test_tasks_and_dependencies(parsed):
     expected = {
         "business_date": [],
         "prepare": ["business_date"],
-        "commit": ["business_date"],
+        "validate": ["business_date"],
+        "commit": ["business_date", "validate"],
         "clear_detections": ["business_date", "commit"],
         "reconcile": ["business_date", "clear_detections"],
         "update_cases": ["business_date", "reconcile"],
@@ -296,8 +297,7 @@ def test_tasks_and_dependencies(parsed):
     for source in SOURCES:
         expected[f"wait_for_{source}"] = ["business_date", "prepare"]
         expected[f"ingest_{source}"] = ["business_date", f"wait_for_{source}"]
-        expected[f"validate_{source}"] = ["business_date", f"ingest_{source}"]
-        expected["commit"].append(f"validate_{source}")
+        expected["validate"].append(f"ingest_{source}")
     assert parsed["upstream"] == {k: sorted(v) for k, v in expected.items()}
     assert parsed["mapped"] == {"reconcile": [{"shard": [0]}, 1]}
     assert {parsed["operators"][f"wait_for_{s}"] for s in SOURCES} == {"LocalManifestSensor"}
@@ -551,14 +551,53 @@ def test_a_night_on_s3_through_the_aws_default_connection(
 def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
     airflow_home, world, tmp_path, webhook
 ):
-    """billing_lines is late, store_transactions does not match its manifest, and 10 % of
-    the sim_inventory ICCIDs are blank (a critical expectation)."""
+    """billing_lines is late, store_transactions does not match its manifest: the night's
+    one validate task does not run."""
     url, received = webhook
     landing = copy_partitions(
         world.landing, tmp_path / "landing", START, [s for s in SOURCES if s != "billing_lines"]
     )
     store = next((landing / "store_transactions" / f"business_date={START}").glob("part-*"))
     store.write_bytes(store.read_bytes() + b"\n")
+    warehouse = tmp_path / "warehouse"
+    code, out = dags_test(
+        airflow_home,
+        "-c",
+        json.dumps({"business_date": START.isoformat()}),
+        RECON_LANDING=str(landing),
+        RECON_WAREHOUSE=str(warehouse),
+        RECON_SENSOR_TIMEOUT="5",
+        RECON_SENSOR_POKE_INTERVAL="1",
+        RECON_ALERT_WEBHOOK=url,
+    )
+    assert code != 0
+    assert "up_for_retry" not in out
+    assert not (warehouse / "cases").exists()
+    records = {r["task_id"]: r for r in alert_records(warehouse, START).values()}
+    assert set(records) == {"wait_for_billing_lines", "ingest_store_transactions"}
+    assert sorted(received, key=lambda r: r["task_id"]) == sorted(
+        records.values(), key=lambda r: r["task_id"]
+    )
+    for record in records.values():
+        assert record["try_number"] == 1
+        assert record["log_url"].startswith("http")
+    late = records["wait_for_billing_lines"]
+    assert late["error_type"] == "AirflowSensorTimeout"
+    message = f"source billing_lines is late for business date {START}"
+    assert message in late["error"] and "within 5 s" in late["error"]
+    assert message in out
+    rejected = records["ingest_store_transactions"]
+    assert rejected["error_type"] == "AirflowFailException"
+    assert store.name in rejected["error"]
+    assert not (warehouse / "quality").exists()
+
+
+def test_a_critical_expectation_stops_the_night_in_its_one_validate_task(
+    airflow_home, world, tmp_path
+):
+    """10 % of the sim_inventory ICCIDs are blank: the four sources are validated at once,
+    the night's page shows why, nothing is committed or published."""
+    landing = copy_partitions(world.landing, tmp_path / "landing", START)
     folder = landing / "sim_inventory" / f"business_date={START}"
     inventory = next(folder.glob("part-*"))
     lines = inventory.read_text().splitlines(keepends=True)
@@ -575,33 +614,12 @@ def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
         json.dumps({"business_date": START.isoformat()}),
         RECON_LANDING=str(landing),
         RECON_WAREHOUSE=str(warehouse),
-        RECON_SENSOR_TIMEOUT="5",
-        RECON_SENSOR_POKE_INTERVAL="1",
-        RECON_ALERT_WEBHOOK=url,
     )
     assert code != 0
     assert "up_for_retry" not in out
-    assert not (warehouse / "cases").exists()
-    records = {r["task_id"]: r for r in alert_records(warehouse, START).values()}
-    assert set(records) == {
-        "wait_for_billing_lines",
-        "ingest_store_transactions",
-        "validate_sim_inventory",
-    }
-    assert sorted(received, key=lambda r: r["task_id"]) == sorted(
-        records.values(), key=lambda r: r["task_id"]
-    )
-    for record in records.values():
-        assert record["try_number"] == 1
-        assert record["log_url"].startswith("http")
-    late = records["wait_for_billing_lines"]
-    assert late["error_type"] == "AirflowSensorTimeout"
-    message = f"source billing_lines is late for business date {START}"
-    assert message in late["error"] and "within 5 s" in late["error"]
-    assert message in out
-    rejected = records["ingest_store_transactions"]
-    assert rejected["error_type"] == "AirflowFailException"
-    assert store.name in rejected["error"]
-    quality = records["validate_sim_inventory"]
-    assert quality["error_type"] == "AirflowFailException"
-    assert all(w in quality["error"] for w in ("failed data quality", "iccid", "critical"))
+    assert not (warehouse / "cases").exists() and not (warehouse / "curated").exists()
+    (record,) = alert_records(warehouse, START).values()
+    assert (record["task_id"], record["error_type"]) == ("validate", "AirflowFailException")
+    assert all(w in record["error"] for w in ("sim_inventory", "iccid", "critical"))
+    page = (warehouse / f"quality/pages/business_date={START}/index.html").read_text()
+    assert "CRITICAL" in page and all(f'id="{s}"' in page for s in SOURCES)

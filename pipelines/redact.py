@@ -20,7 +20,10 @@ MAX_CHARS = 300
 
 
 def reason(exc: BaseException) -> str:
-    """One line saying why `exc` failed, with no value it quotes (see the module doc)."""
+    """Why `exc` failed: recon's own errors as they are, a library's in one line with no
+    value it quotes (see the module doc)."""
+    if type(exc).__module__.startswith("pipelines."):
+        return str(exc)
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""  # a path, not content
         return f"{exc.strerror}{where}"

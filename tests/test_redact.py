@@ -64,3 +64,10 @@ def test_an_alert_of_a_library_error_names_no_values():
     record = alert_record({"ti": ti, "exception": polars_cast_error()}, None)
     assert CUSTOMER not in record["text"] and CUSTOMER not in record["error"]
     assert record["error_type"] == "InvalidOperationError"
+
+
+def test_recon_s_own_errors_are_kept_whole():
+    from pipelines.casestore.migrate import SchemaError
+
+    error = SchemaError("the case store has no schema version: run `recon db upgrade --db URL`")
+    assert describe(error) == f"SchemaError: {error}"

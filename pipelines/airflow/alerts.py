@@ -56,8 +56,7 @@ def _reason(error: BaseException | None) -> str | None:
     without the values, SQL or parameters it quotes."""
     if error is None:
         return None
-    own = type(error).__module__.startswith("pipelines.") or type(error).__name__ in OWN_ERRORS
-    return str(error) if own else redact.reason(error)
+    return str(error) if type(error).__name__ in OWN_ERRORS else redact.reason(error)
 
 
 def alert_key(record: Mapping[str, Any]) -> str:

@@ -104,6 +104,11 @@ def test_one_night_has_a_few_quarantined_rows_and_passes(story):
         f"sim_inventory {inventory['rows_read']} read, {inventory['rows_loaded']} loaded, "
         f"{inventory['rows_quarantined']} quarantined" in report
     )
+    docs = (out / "warehouse" / "quality" / "data_docs" / "index.html").read_text()
+    assert (
+        f"{inventory['rows_read']} rows: {inventory['rows_loaded']} loaded, "
+        f"{inventory['rows_quarantined']} quarantined"
+    ) in docs
     # The desk's nights page flags it.
     fast_hashing()
     db_url = f"sqlite:///{out / 'warehouse' / 'recon.db'}"

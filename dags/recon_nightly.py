@@ -108,16 +108,18 @@ def recon_nightly():
     @task
     def validate(day: str) -> None:
         """The four staged sources' suites in one go (GX imported once), then the night's
-        data-quality pages; a critical failure stops the night, nothing published."""
+        data-quality pages (under the lock: the index lists every night); a critical
+        failure stops the night, nothing published."""
         from datetime import date
 
         from airflow.sdk.exceptions import AirflowFailException
 
         from pipelines import night
-        from pipelines.airflow.config import open_landing, open_warehouse
+        from pipelines.airflow.config import locked, open_landing, open_warehouse
 
         try:
-            night.validate_staged(open_landing(), open_warehouse(), date.fromisoformat(day))
+            with locked(f"recon_nightly validate {day}"):
+                night.validate_staged(open_landing(), open_warehouse(), date.fromisoformat(day))
         except night.BadInput as exc:
             raise AirflowFailException(str(exc)) from exc
 

@@ -521,3 +521,25 @@ def test_header_only_billing_partition_passes(tmp_path):
     ]
     assert outcome.success and not outcome.warning_failures
     assert outcome.statistics["manifest_rows"] == 0
+
+
+def test_a_night_of_luhn_near_misses_past_the_gate_is_stopped_by_recon_run(tmp_path):
+    """5 % of the SIMs with a wrong check digit: well-formed, quarantined by ingest; with the
+    gate raised to 10 %, the critical expectation on ingest's verdicts stops the night."""
+    wrong = {}
+    for i in range(100):
+        iccid = luhn_complete(f"8944{i:014d}")
+        if len(wrong) < 5 and not iccid.endswith("0"):
+            wrong[i] = {"iccid": iccid[:-1] + "0"}
+    for source in SOURCES:
+        land_source(tmp_path, source, wrong if source == "sim_inventory" else {}, rows=100)
+    args = ("--max-quarantine", "sim_inventory=10%", "--validate")
+    result = invoke(tmp_path, "run", "--business-date", str(BD), *args)
+    assert result.exit_code == 2, result.output
+    assert (
+        f"sim_inventory {BD}: expect_column_values_to_be_in_set on _quarantined (critical, "
+        "mostly 0.99): 5 of 100 rows unexpected (5.00% of non-null)"
+    ) in result.output
+    assert "on iccid" not in result.output  # well formed: no format check fails
+    assert not (tmp_path / "warehouse" / "cases").exists()
+    assert not (tmp_path / "warehouse" / "curated").exists()

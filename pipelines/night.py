@@ -54,7 +54,7 @@ from pipelines.ingest.gate import (
     with_problems,
 )
 from pipelines.ingest.warehouse import curated_dates, scan_curated
-from pipelines.publish import money_by_currency, publish_night, published_summary
+from pipelines.publish import money_by_kind, publish_night, published_summary
 from pipelines.quality import CriticalExpectationFailed, ValidationOutcome, validate_night
 from pipelines.quality import validate_source as gx_validate_source
 from pipelines.rules import NightInputs, evaluate
@@ -484,7 +484,8 @@ def _night(
 
 
 def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFrame) -> dict:
-    """The run summary: rows per source, cases per rule, money at risk per rule."""
+    """The run summary: rows per source, cases per rule, money per rule, kind and currency
+    (`amount_by_kind`, contract section 3) and the cases without an amount (`not_priced`)."""
     rules = {}
     for rule_id in RULE_SPECS:
         found = cases.filter(pl.col("rule_id") == rule_id)
@@ -495,7 +496,8 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "still_open": counts.get("still_open", 0),
             "closed": counts.get("closed", 0),
             "withdrawn": counts.get("withdrawn", 0),
-            "amount_at_risk": money_by_currency(found),
+            "amount_by_kind": money_by_kind(found),
+            "not_priced": found["amount_at_risk"].null_count(),
         }
     return {
         "contract_version": CONTRACT_VERSION,
@@ -514,7 +516,8 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "new": sum(r["new"] for r in rules.values()),
             "closed": sum(r["closed"] for r in rules.values()),
             "withdrawn": sum(r["withdrawn"] for r in rules.values()),
-            "amount_at_risk": money_by_currency(cases),
+            "amount_by_kind": money_by_kind(cases),
+            "not_priced": cases["amount_at_risk"].null_count(),
         },
     }
 

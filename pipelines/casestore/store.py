@@ -28,19 +28,20 @@ from pipelines.casestore.schema import (
     runs,
 )
 from pipelines.catalogue import (
-    CASE_COLUMNS,
     DETECTION_COLUMNS,
     OPEN_STATUSES,
     PERSON_STATUSES,
+    PUBLISHED_COLUMNS,
     RULE_SPECS,
     SEVERITY_ORDER,
     STATUSES,
     WITHDRAWN,
+    amount_kind,
 )
 from pipelines.rules.detections import DETECTION_SCHEMA
 from pipelines.settings import case_store_url
 
-# Published after CASE_COLUMNS: the triage state behind `status`.
+# Published after PUBLISHED_COLUMNS: the triage state behind `status`.
 PUBLISHED_EXTRAS: dict[str, pl.DataType] = {
     "resolution": pl.String(),
     "owner": pl.String(),
@@ -90,6 +91,11 @@ def normalise_detections(detections: pl.DataFrame) -> pl.DataFrame:
     unknown = sorted(set(frame["rule_id"]) - set(RULE_SPECS))
     if unknown:
         raise ValueError(f"detections of unknown rules: {', '.join(unknown)}")
+    for cid, rule_id, amount, kind in frame.select(
+        "case_id", "rule_id", "amount_at_risk", "amount_kind"
+    ).iter_rows():
+        if kind != amount_kind(rule_id, amount):
+            raise ValueError(f"detection {cid}: amount_kind {kind} is not its rule's")
     return frame
 
 
@@ -181,6 +187,7 @@ class CaseStore:
         severity: str | None = None,
         status: str | None = None,
         customer: str | None = None,
+        kind: str | None = None,
         min_amount: Decimal | int | str | None = None,
         min_age_days: int | None = None,
         as_of: date | None = None,
@@ -202,6 +209,7 @@ class CaseStore:
             (cases.c.severity, severity),
             (cases.c.status, status),
             (cases.c.customer_id, customer),
+            (cases.c.amount_kind, kind),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -319,7 +327,7 @@ def _published(
     final: dict[str, dict[str, Any]],
     published_state: dict[str, dict[str, Any]],
 ) -> pl.DataFrame:
-    """Tonight's detections with their published state: CASE_COLUMNS then PUBLISHED_EXTRAS."""
+    """Tonight's detections with their published state: PUBLISHED_COLUMNS, PUBLISHED_EXTRAS."""
     state_columns = {
         "status": pl.String(),
         "first_seen": pl.Date(),
@@ -335,7 +343,7 @@ def _published(
     return (
         frame.join(state, on="case_id", how="left")
         .with_columns(business_date=pl.lit(night, dtype=pl.Date()))
-        .select(*CASE_COLUMNS, *PUBLISHED_EXTRAS)
+        .select(*PUBLISHED_COLUMNS, *PUBLISHED_EXTRAS)
         .sort("rule_id", "case_id")
     )
 

@@ -23,7 +23,13 @@ from pipelines.casestore.migrate import SchemaError
 from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
 from pipelines.casestore.triage import Triage
-from pipelines.catalogue import PERSON_STATUSES, RULE_SPECS, SEVERITY_ORDER, STATUSES
+from pipelines.catalogue import (
+    AMOUNT_KINDS,
+    PERSON_STATUSES,
+    RULE_SPECS,
+    SEVERITY_ORDER,
+    STATUSES,
+)
 from pipelines.settings import ConfigError, api_token, case_store_url
 
 LIST_COLUMNS = (*cases_table.columns.keys(), "age_days")
@@ -34,6 +40,7 @@ TABLE_COLUMNS = (
     "status",
     "customer_id",
     "amount",
+    "amount_kind",
     "first_seen",
     "last_seen",
     "age_days",
@@ -145,7 +152,7 @@ def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
 def _cell(row: dict[str, Any], column: str) -> str:
     if column == "amount":
         amount = row["amount_at_risk"]
-        return "" if amount is None else f"{amount} {row['currency'] or ''}".rstrip()
+        return "not priced" if amount is None else f"{amount} {row['currency'] or ''}".rstrip()
     text = _text(row.get(column))
     if column == "summary" and len(text) > SUMMARY_WIDTH:
         return text[: SUMMARY_WIDTH - 1] + "…"
@@ -164,6 +171,7 @@ def cases() -> None:
 @click.option("--severity", type=click.Choice(list(SEVERITY_ORDER)), help="Only this severity.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
 @click.option("--customer", help="Only this customer_id.")
+@click.option("--kind", type=click.Choice(AMOUNT_KINDS), help="Only this amount_kind.")
 @click.option(
     "--min-amount", callback=_decimal, metavar="AMOUNT", help="Only amount_at_risk at least AMOUNT."
 )
@@ -194,6 +202,7 @@ def list_cases(
     severity: str | None,
     status: str | None,
     customer: str | None,
+    kind: str | None,
     min_amount: Decimal | None,
     min_age: int | None,
     as_of: datetime | None,
@@ -205,6 +214,7 @@ def list_cases(
         severity=severity,
         status=status,
         customer=customer,
+        kind=kind,
         min_amount=min_amount,
         min_age_days=min_age,
         as_of=as_of.date() if as_of else None,

@@ -19,6 +19,7 @@ from pipelines.cli.serve import serve
 from pipelines.cli.users import users
 from pipelines.ingest import RejectedPartition
 from pipelines.night import BadInput, NightResult, backfill, run_night
+from pipelines.publish import money_by_kind_text
 from pipelines.quality import CriticalExpectationFailed, NightValidation, check_night
 from pipelines.settings import ConfigError, GateSettings, gate_settings
 from pipelines.storage import open_storage
@@ -361,9 +362,9 @@ def demo(
 
 
 def _summary_table(summary: dict) -> str:
-    rows = [("rule", "found", "new", "open", "closed", "amount at risk")]
+    rows = [("rule", "found", "new", "open", "closed", "amount")]
     for rule_id, r in summary["rules"].items():
-        money = ", ".join(f"{a} {c}" for c, a in r["amount_at_risk"].items()) or "-"
+        money = money_by_kind_text(r["amount_by_kind"], r["not_priced"])
         rows.append(
             (rule_id, str(r["found"]), str(r["new"]), str(r["still_open"]), str(r["closed"]), money)
         )

@@ -159,6 +159,16 @@ def cases_summary_key(business_date: date) -> str:
     return f"{cases_prefix(business_date)}/{SUMMARY_FILE}"
 
 
+def letters_to_hold_key(business_date: date, extension: str) -> str:
+    """`letters_to_hold.csv` or `.parquet` of a published night (contract section 3.1)."""
+    return f"{cases_prefix(business_date)}/letters_to_hold.{extension}"
+
+
+def kpis_key(business_date: date) -> str:
+    """The night's KPIs, beside its summary (docs/kpis.md)."""
+    return f"{cases_prefix(business_date)}/kpis.json"
+
+
 # -- data quality ----------------------------------------------------------------------------
 
 

@@ -55,6 +55,7 @@ from pipelines.ingest.gate import (
 )
 from pipelines.ingest.warehouse import curated_dates, scan_curated
 from pipelines.publish import money_by_kind, publish_night, published_summary
+from pipelines.publish.holds import LETTER_RULES, hold_files, hold_rows
 from pipelines.quality import CriticalExpectationFailed, ValidationOutcome, validate_night
 from pipelines.quality import validate_source as gx_validate_source
 from pipelines.rules import NightInputs, evaluate
@@ -520,6 +521,23 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "not_priced": cases["amount_at_risk"].null_count(),
         },
     }
+
+
+def rewrite_hold_list(
+    warehouse_uri: str, business_date: date, db_url: str | None = None
+) -> list[dict]:
+    """Write the night's letters_to_hold files again from the case store's current
+    statuses (contract section 3.1, `recon letters hold-list`); returns their rows.
+
+    Raises LookupError when the night is not published."""
+    warehouse = open_storage(warehouse_uri)
+    if not warehouse.exists(layout.cases_summary_key(business_date)):
+        raise LookupError(f"business date {business_date} is not published in {warehouse_uri}")
+    with open_store(db_url, warehouse.root) as store:
+        rows = hold_rows(store.night_cases(business_date, LETTER_RULES))
+    for name, data in hold_files(rows).items():
+        warehouse.write_bytes(f"{layout.cases_prefix(business_date)}/{name}", data)
+    return rows
 
 
 def business_dates(start: date, end: date) -> Iterator[date]:

@@ -24,6 +24,7 @@ from pipelines.casestore.schema import (
     MANUAL_RESOLUTION,
     PIPELINE_ACTOR,
     case_history,
+    case_sightings,
     cases,
     runs,
 )
@@ -225,6 +226,21 @@ class CaseStore:
         for row in rows:
             row["age_days"] = (as_of - row["first_seen"]).days
         return sorted(rows, key=_triage_order)
+
+    def night_cases(
+        self, business_date: date, rule_ids: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """The cases sighted on `business_date` (of `rule_ids`, when given), as they are now."""
+        query = (
+            select(cases)
+            .join(case_sightings, case_sightings.c.case_id == cases.c.case_id)
+            .where(case_sightings.c.business_date == business_date)
+            .order_by(cases.c.case_id)
+        )
+        if rule_ids:
+            query = query.where(cases.c.rule_id.in_(rule_ids))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def get_case(self, case_id: str) -> dict[str, Any] | None:
         """The case with its `history` (oldest first) and the customer's `other_cases`."""

@@ -1,4 +1,5 @@
-"""Publishing a night: cases.parquet, cases.csv, summary.json and report.html, all at once."""
+"""Publishing a night: cases.parquet, cases.csv, letters_to_hold.csv and .parquet,
+summary.json and report.html, all at once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import polars as pl
 
 from pipelines.catalogue import PUBLISHED_COLUMNS
 from pipelines.layout import cases_prefix, cases_summary_key
+from pipelines.publish.holds import hold_files, hold_rows
 from pipelines.publish.report import render_report
 from pipelines.storage import Storage, parquet_bytes
 
@@ -24,9 +26,11 @@ def cases_csv(cases: pl.DataFrame) -> bytes:
 def publish_night(
     warehouse: Storage, business_date: date, cases: pl.DataFrame, summary: dict
 ) -> str:
-    """Write the night's files into place in one swap; returns the report's URI."""
+    """Write the night's files (with its letters to hold) into place in one swap; returns
+    the report's URI."""
     cases = cases.select(PUBLISHED_COLUMNS).sort("rule_id", "case_id")
     files = {
+        **hold_files(hold_rows(cases.to_dicts())),
         "cases.parquet": parquet_bytes(cases),
         "cases.csv": cases_csv(cases),
         "summary.json": (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode(),

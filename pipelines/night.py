@@ -59,6 +59,7 @@ from pipelines.publish.holds import LETTER_RULES, hold_files, hold_rows
 from pipelines.quality import CriticalExpectationFailed, ValidationOutcome, validate_night
 from pipelines.quality import validate_source as gx_validate_source
 from pipelines.rules import NightInputs, evaluate
+from pipelines.rules.clearing import clearing_evidence
 from pipelines.rules.shards import shard_customers
 from pipelines.settings import GateSettings, case_store_url, lock_wait
 from pipelines.storage import Storage, open_storage, parquet_bytes
@@ -381,8 +382,11 @@ def update_cases(
     started = started or datetime.now(UTC)
     run_id = f"{business_date.isoformat()}T{started:%Y%m%dT%H%M%S%fZ}"
     detections = staged_detections(warehouse, business_date)
+    inputs = night_inputs(warehouse, business_date)
     with open_store(db_url, warehouse.root) as store:
-        outcome = store.record_night(business_date, detections, run_id)
+        outcome = store.record_night(
+            business_date, detections, run_id, lambda rows: clearing_evidence(inputs, rows)
+        )
     meta = {"run_id": run_id, "started_at": started.isoformat(), "counts": outcome.counts}
     warehouse.write_bytes(layout.published_key(business_date), parquet_bytes(outcome.published))
     warehouse.write_bytes(layout.outcome_key(business_date), json.dumps(meta, indent=2).encode())

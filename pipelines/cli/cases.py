@@ -20,9 +20,10 @@ from pipelines.casestore.access import Forbidden
 from pipelines.casestore.accounts import Account, Accounts
 from pipelines.casestore.engine import sqlite_file
 from pipelines.casestore.migrate import SchemaError
+from pipelines.casestore.schema import PERSON_RECOVERY_METHODS
 from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
-from pipelines.casestore.triage import Triage
+from pipelines.casestore.triage import Triage, recovery_of
 from pipelines.catalogue import (
     AMOUNT_KINDS,
     PERSON_STATUSES,
@@ -302,10 +303,25 @@ by_option = click.option("--by", hidden=True, expose_value=False, callback=_by_r
 @click.argument("case_id")
 @click.argument("status", type=click.Choice(PERSON_STATUSES))
 @click.option("--note", required=True, help="Why.")
+@click.option("--recovered", metavar="AMOUNT", help="Resolving: the amount recovered.")
+@click.option(
+    "--how",
+    "recovered_how",
+    type=click.Choice(PERSON_RECOVERY_METHODS),
+    help="Resolving: how it was recovered.",
+)
 @by_option
 @_store_options
-def set_status(store: CaseStore, case_id: str, status: str, note: str) -> None:
-    """Set a case's status ('resolved' records resolution 'manual').
+def set_status(
+    store: CaseStore,
+    case_id: str,
+    status: str,
+    note: str,
+    recovered: str | None,
+    recovered_how: str | None,
+) -> None:
+    """Set a case's status ('resolved' records resolution 'manual'; with --how, and
+    --recovered AMOUNT in the case's currency, what was recovered).
 
     The change is recorded as the OS user (os:NAME), or as the account of the bearer token
     in RECON_TOKEN, whose role then applies.
@@ -315,14 +331,18 @@ def set_status(store: CaseStore, case_id: str, status: str, note: str) -> None:
         raise CaseNotFound(case_id)
     actor, triage, account = _acting(store)
     try:
+        recovery = recovery_of(recovered, recovered_how)
+        if recovery is not None and status != "resolved":
+            raise CasesUsageError("--recovered and --how go with status resolved")
         if triage is not None and account is not None:
-            changed = triage.set_status(account, case_id, status, note)
+            changed = triage.set_status(account, case_id, status, note, recovery)
         else:
-            changed = store.set_status(case_id, status, actor, note)
+            changed = store.set_status(case_id, status, actor, note, recovery)
     except (ValueError, Forbidden) as exc:
         raise CasesUsageError(str(exc)) from exc
     if changed:
-        click.echo(f"case {case_id}: {before['status']} -> {status} (by {actor})")
+        got = f"; recovered {recovery.text(before['currency'])}" if recovery else ""
+        click.echo(f"case {case_id}: {before['status']} -> {status} (by {actor}){got}")
     else:
         click.echo(f"case {case_id} is already {status}; nothing changed")
 

@@ -122,7 +122,7 @@ def test_auto_close_only_for_rules_that_rejudge_history(store: CaseStore, run: R
                 "recon",
                 "resolved",
             )
-            assert closed["note"] == "no longer detected on 2024-04-02"
+            assert closed["note"] == "no longer detected on 2024-04-02: 10.00 GBP no longer at risk"
             assert outcome.counts[rule]["closed"] == 1
         else:
             assert rule in NEVER_CLOSED

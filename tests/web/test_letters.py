@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from pipelines.casestore.store import CaseStore
-from tests.support.desk import LETTER, NIGHT1, build_store, build_warehouse, login, make_client
+from tests.support.desk import (
+    LETTER,
+    NIGHT1,
+    TARIFF,
+    build_store,
+    build_warehouse,
+    login,
+    make_client,
+)
 
 
 @pytest.fixture
@@ -60,3 +69,41 @@ def test_an_auditor_sees_the_list_but_cannot_release(setup: tuple[TestClient, st
         f"/letters/{LETTER['case_id']}/release", data={"csrf_token": token, "note": "no"}
     )
     assert response.status_code == 403
+
+
+def test_resolving_on_the_case_page_records_what_was_recovered(
+    setup: tuple[TestClient, str],
+) -> None:
+    client, url = setup
+    token = login(client, "alice")
+    cid = str(TARIFF["case_id"])
+    form = client.get(f"/cases/{cid}").text
+    assert 'name="recovered"' in form and '<option value="credit_note">' in form
+    bad = client.post(
+        f"/cases/{cid}/status",
+        data={
+            "csrf_token": token,
+            "status": "acknowledged",
+            "recovered": "1",
+            "recovered_how": "re_bill",
+        },
+    )
+    assert bad.status_code == 303
+    done = client.post(
+        f"/cases/{cid}/status",
+        data={
+            "csrf_token": token,
+            "status": "resolved",
+            "note": "re-billed on the next invoice",
+            "recovered": "7.50",
+            "recovered_how": "re_bill",
+        },
+    )
+    assert done.status_code == 303
+    with CaseStore(url) as store:
+        (got,) = store.recoveries_of(cid)
+        history = store.get_case(cid)["history"]  # type: ignore[index]
+    assert (got["amount"], got["actor"], got["method"]) == (Decimal("7.50"), "alice", "re_bill")
+    assert [h["new_status"] for h in history if h["actor"] == "alice"] == ["resolved"]
+    page = client.get(f"/cases/{cid}").text
+    assert "Recovered</h2>" in page and "7.50 GBP" in page

@@ -115,6 +115,11 @@ def outcome_key(business_date: date) -> str:
     return f"{staging_prefix(business_date)}/{OUTCOME_FILE}"
 
 
+def staged_kpis_key(business_date: date) -> str:
+    """The night's KPIs as update_cases computed them, for publish."""
+    return f"{staging_prefix(business_date)}/kpis.json"
+
+
 def staged_source_prefix(source: str, business_date: date) -> str:
     """A source's partition checked and staged, not yet in the curated history."""
     return f"{staging_prefix(business_date)}/sources/{source}"

@@ -54,6 +54,7 @@ from pipelines.ingest.gate import (
     with_problems,
 )
 from pipelines.ingest.warehouse import curated_dates, scan_curated
+from pipelines.kpis import kpis_document
 from pipelines.publish import money_by_kind, publish_night, published_summary
 from pipelines.publish.holds import LETTER_RULES, hold_files, hold_rows
 from pipelines.quality import CriticalExpectationFailed, ValidationOutcome, validate_night
@@ -387,6 +388,10 @@ def update_cases(
         outcome = store.record_night(
             business_date, detections, run_id, lambda rows: clearing_evidence(inputs, rows)
         )
+        stats = {s: ingest_stats(warehouse, s, business_date) for s in SOURCES}
+        day = business_date
+        kpis = kpis_document(store.engine, day, day, day, stats)
+    warehouse.write_bytes(layout.staged_kpis_key(business_date), _json(kpis))
     meta = {"run_id": run_id, "started_at": started.isoformat(), "counts": outcome.counts}
     warehouse.write_bytes(layout.published_key(business_date), parquet_bytes(outcome.published))
     warehouse.write_bytes(layout.outcome_key(business_date), json.dumps(meta, indent=2).encode())
@@ -403,7 +408,8 @@ def publish(warehouse: Storage, business_date: date) -> NightResult:
     summary["gate"] = night["gate"]
     summary["inputs"] = {"commit_id": night["commit_id"]}
     summary["quality"] = _quality(warehouse, business_date, night["validated"])
-    report = publish_night(warehouse, business_date, cases, summary)
+    kpis = json.loads(warehouse.read_bytes(layout.staged_kpis_key(business_date)))
+    report = publish_night(warehouse, business_date, cases, summary, kpis)
     warehouse.delete_prefix(layout.staging_prefix(business_date))
     log.info("business date %s: %d cases published, report %s", business_date, cases.height, report)
     return NightResult(business_date, summary, report)

@@ -13,7 +13,7 @@ LAYERS = (
     ("contract", "catalogue", "settings", "layout", "money"),
     ("storage",),
     ("ingest", "quality", "rules", "casestore", "publish"),
-    ("night",),
+    ("night", "kpis"),
     ("generator",),
     ("cli", "airflow", "web"),
 )

@@ -15,6 +15,7 @@ import click
 
 from pipelines.cli.cases import cases
 from pipelines.cli.db import db
+from pipelines.cli.kpis import kpis
 from pipelines.cli.letters import letters
 from pipelines.cli.serve import serve
 from pipelines.cli.users import users
@@ -386,3 +387,4 @@ main.add_command(users)
 main.add_command(serve)
 main.add_command(db)
 main.add_command(letters)
+main.add_command(kpis)

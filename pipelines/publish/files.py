@@ -1,5 +1,5 @@
 """Publishing a night: cases.parquet, cases.csv, letters_to_hold.csv and .parquet,
-summary.json and report.html, all at once."""
+summary.json, kpis.json and report.html, all at once."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def cases_csv(cases: pl.DataFrame) -> bytes:
 
 
 def publish_night(
-    warehouse: Storage, business_date: date, cases: pl.DataFrame, summary: dict
+    warehouse: Storage, business_date: date, cases: pl.DataFrame, summary: dict, kpis: dict
 ) -> str:
     """Write the night's files (with its letters to hold) into place in one swap; returns
     the report's URI."""
@@ -34,7 +34,8 @@ def publish_night(
         "cases.parquet": parquet_bytes(cases),
         "cases.csv": cases_csv(cases),
         "summary.json": (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode(),
-        "report.html": render_report(business_date, cases, summary).encode("utf-8"),
+        "kpis.json": (json.dumps(kpis, indent=2, sort_keys=True) + "\n").encode(),
+        "report.html": render_report(business_date, cases, summary, kpis).encode("utf-8"),
     }
     prefix = cases_prefix(business_date)
     warehouse.replace_prefix(prefix, files)

@@ -19,9 +19,11 @@ _env = Environment(
 )
 
 
-def render_report(business_date: date, cases: pl.DataFrame, summary: dict) -> str:
-    """Totals per kind and currency, cases by rule, the largest absolute amounts, and every
-    case's summary sentence."""
+def render_report(
+    business_date: date, cases: pl.DataFrame, summary: dict, kpis: dict | None = None
+) -> str:
+    """Totals per kind and currency, cases by rule, the night's KPIs, the largest absolute
+    amounts, and every case's summary sentence."""
     rules = [
         {"rule_id": r, "severity": RULE_SPECS[r].severity, **summary["rules"].get(r, {})}
         for r in sorted(RULE_SPECS, key=lambda r: (SEVERITY_ORDER[RULE_SPECS[r].severity], r))
@@ -42,6 +44,7 @@ def render_report(business_date: date, cases: pl.DataFrame, summary: dict) -> st
     return _env.get_template("report.html").render(
         business_date=business_date.isoformat(),
         summary=summary,
+        kpis=kpis,
         rules=rules,
         largest=largest.to_dicts(),
         cases=ordered.to_dicts(),

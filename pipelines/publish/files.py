@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from datetime import date
 
 import polars as pl
 
 from pipelines.catalogue import PUBLISHED_COLUMNS
 from pipelines.layout import cases_prefix, cases_summary_key
+from pipelines.publish.charts import Chart
 from pipelines.publish.holds import hold_files, hold_rows
 from pipelines.publish.report import render_report
 from pipelines.storage import Storage, parquet_bytes
@@ -24,7 +26,12 @@ def cases_csv(cases: pl.DataFrame) -> bytes:
 
 
 def publish_night(
-    warehouse: Storage, business_date: date, cases: pl.DataFrame, summary: dict, kpis: dict
+    warehouse: Storage,
+    business_date: date,
+    cases: pl.DataFrame,
+    summary: dict,
+    kpis: dict,
+    charts: Sequence[Chart] = (),
 ) -> str:
     """Write the night's files (with its letters to hold) into place in one swap; returns
     the report's URI."""
@@ -35,7 +42,7 @@ def publish_night(
         "cases.csv": cases_csv(cases),
         "summary.json": (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode(),
         "kpis.json": (json.dumps(kpis, indent=2, sort_keys=True) + "\n").encode(),
-        "report.html": render_report(business_date, cases, summary, kpis).encode("utf-8"),
+        "report.html": render_report(business_date, cases, summary, kpis, charts).encode("utf-8"),
     }
     prefix = cases_prefix(business_date)
     warehouse.replace_prefix(prefix, files)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import polars as pl
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER
+from pipelines.publish.charts import Chart
 from pipelines.publish.totals import kind_label, money_by_kind_text
 
 LARGEST = 20
@@ -20,10 +22,14 @@ _env = Environment(
 
 
 def render_report(
-    business_date: date, cases: pl.DataFrame, summary: dict, kpis: dict | None = None
+    business_date: date,
+    cases: pl.DataFrame,
+    summary: dict,
+    kpis: dict | None = None,
+    charts: Sequence[Chart] = (),
 ) -> str:
-    """Totals per kind and currency, cases by rule, the night's KPIs, the largest absolute
-    amounts, and every case's summary sentence."""
+    """Totals per kind and currency, cases by rule, the night's KPIs, the trends, the
+    largest absolute amounts, and every case's summary sentence."""
     rules = [
         {"rule_id": r, "severity": RULE_SPECS[r].severity, **summary["rules"].get(r, {})}
         for r in sorted(RULE_SPECS, key=lambda r: (SEVERITY_ORDER[RULE_SPECS[r].severity], r))
@@ -50,4 +56,5 @@ def render_report(
         cases=ordered.to_dicts(),
         money_text=money_by_kind_text,
         kind_label=kind_label,
+        charts=charts,
     )

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from pipelines import layout
 from pipelines.casestore import open_store
 from pipelines.casestore.schema import case_sightings, cases, recoveries
+from pipelines.casestore.trends import AGE_BUCKETS, OLDEST_BUCKET
 from pipelines.catalogue import (
     DEFAULT_SLA_DAYS,
     OPEN_STATUSES,
@@ -32,17 +33,17 @@ from pipelines.storage import Storage, open_storage
 KPI_VERSION = 1
 LETTER_RULES = tuple(r for r, spec in RULE_SPECS.items() if spec.key == ("letter_id",))
 RELEASED = ("false_positive", WITHDRAWN)
-# Open cases by days since first seen: (label, lowest age, highest age or None).
-AGE_BUCKETS = (("0-2", 0, 2), ("3-7", 3, 7), ("8-30", 8, 30), ("31+", 31, None))
+# Open cases by days since first seen: the dashboard's buckets (casestore/trends.py).
+AGE_LABELS = (*(label for _, label in AGE_BUCKETS), OLDEST_BUCKET)
 ZERO = Decimal("0.00")
 Group = tuple[str, str | None, str | None]  # rule_id, amount_kind, currency
 
 
 def _bucket(age: int) -> str:
-    for name, low, high in AGE_BUCKETS:
-        if age >= low and (high is None or age <= high):
-            return name
-    return AGE_BUCKETS[0][0]  # first seen after as_of: cannot happen for a period's cases
+    for limit, label in AGE_BUCKETS:
+        if age <= limit:
+            return label
+    return OLDEST_BUCKET
 
 
 def due_on(case: Mapping[str, Any], sla_days: Mapping[str, int]) -> date:
@@ -156,7 +157,7 @@ def store_kpis(
     ages: dict[str, dict[str, int]] = {}
     past_due: dict[str, int] = {}
     for c in open_cases:
-        per_rule = ages.setdefault(c["rule_id"], {name: 0 for name, _, _ in AGE_BUCKETS})
+        per_rule = ages.setdefault(c["rule_id"], dict.fromkeys(AGE_LABELS, 0))
         per_rule[_bucket((as_of - c["first_seen"]).days)] += 1
         if due_on(c, sla_days) < as_of:
             past_due[c["rule_id"]] = past_due.get(c["rule_id"], 0) + 1

@@ -393,7 +393,7 @@ def update_cases(
         stats = {s: ingest_stats(warehouse, s, business_date) for s in SOURCES}
         day = business_date
         kpis = kpis_document(store.engine, day, day, day, stats)
-        trends = read_trends(store.engine)
+        trends = read_trends(store.engine, as_of=business_date)
     warehouse.write_bytes(layout.staged_kpis_key(business_date), _json(kpis))
     meta = {
         "run_id": run_id,

@@ -1,6 +1,6 @@
 """CSV cells a spreadsheet does not run as formulas (contract section 3), for every CSV recon
-writes: the published cases.csv, quarantine.csv, `recon cases list --format csv` and the
-desk's downloads.
+writes: the published cases.csv and letters_to_hold.csv, quarantine.csv, `recon cases list
+--format csv`, `recon kpis` and the desk's downloads.
 
 A text value that begins with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
 apostrophe. Numbers are written as they are: amounts (Decimal), counts, and in the quarantine,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -27,13 +27,13 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def cell(value: object) -> str | Decimal | int:
+def cell(value: object) -> str | Decimal | int | float:
     """A CSV cell: numbers as they are, dates ISO 8601, text neutralised."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Decimal | int):
+    if isinstance(value, Decimal | int | float):
         return value
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
@@ -55,13 +55,18 @@ def csv_lines(columns: Sequence[str], rows: Iterable[dict[str, object]]) -> Iter
         yield buffer.getvalue()
 
 
-def csv_text(columns: Sequence[str], rows: Iterable[dict[str, object]]) -> str:
+def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> str:
     """A whole CSV document (lines end with \\n), neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows([cell(row.get(c)) for c in columns] for row in rows)
     return buffer.getvalue()
+
+
+def csv_bytes(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> bytes:
+    """csv_text as UTF-8 bytes, for a published file."""
+    return csv_text(columns, rows).encode("utf-8")
 
 
 def neutralised_frame(frame: pl.DataFrame, numbers: Iterable[str] = ()) -> pl.DataFrame:

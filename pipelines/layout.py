@@ -115,6 +115,11 @@ def outcome_key(business_date: date) -> str:
     return f"{staging_prefix(business_date)}/{OUTCOME_FILE}"
 
 
+def staged_kpis_key(business_date: date) -> str:
+    """The night's KPIs as update_cases computed them, for publish."""
+    return f"{staging_prefix(business_date)}/kpis.json"
+
+
 def staged_source_prefix(source: str, business_date: date) -> str:
     """A source's partition checked and staged, not yet in the curated history."""
     return f"{staging_prefix(business_date)}/sources/{source}"
@@ -157,6 +162,16 @@ def cases_prefix(business_date: date) -> str:
 
 def cases_summary_key(business_date: date) -> str:
     return f"{cases_prefix(business_date)}/{SUMMARY_FILE}"
+
+
+def letters_to_hold_key(business_date: date, extension: str) -> str:
+    """`letters_to_hold.csv` or `.parquet` of a published night (contract section 3.1)."""
+    return f"{cases_prefix(business_date)}/letters_to_hold.{extension}"
+
+
+def kpis_key(business_date: date) -> str:
+    """The night's KPIs, beside its summary (docs/kpis.md)."""
+    return f"{cases_prefix(business_date)}/kpis.json"
 
 
 # -- data quality ----------------------------------------------------------------------------

@@ -56,10 +56,13 @@ from pipelines.ingest.gate import (
     with_problems,
 )
 from pipelines.ingest.warehouse import curated_dates, scan_curated
-from pipelines.publish import money_by_currency, publish_night, published_summary
+from pipelines.kpis import kpis_document
+from pipelines.publish import money_by_kind, publish_night, published_summary
 from pipelines.publish.charts import DRAWN, draw_trends, plain_rows
+from pipelines.publish.holds import LETTER_RULES, hold_files, hold_rows
 from pipelines.quality import Checked, CriticalExpectationFailed, ValidationOutcome, validate_night
 from pipelines.rules import NightInputs, evaluate
+from pipelines.rules.clearing import clearing_evidence
 from pipelines.rules.shards import shard_customers
 from pipelines.settings import GateSettings, case_store_url, lock_wait
 from pipelines.storage import Storage, open_storage, parquet_bytes
@@ -385,9 +388,16 @@ def update_cases(
     started = started or datetime.now(UTC)
     run_id = f"{business_date.isoformat()}T{started:%Y%m%dT%H%M%S%fZ}"
     detections = staged_detections(warehouse, business_date)
+    inputs = night_inputs(warehouse, business_date)
     with open_store(db_url, warehouse.root) as store:
-        outcome = store.record_night(business_date, detections, run_id)
+        outcome = store.record_night(
+            business_date, detections, run_id, lambda rows: clearing_evidence(inputs, rows)
+        )
+        stats = {s: ingest_stats(warehouse, s, business_date) for s in SOURCES}
+        day = business_date
+        kpis = kpis_document(store.engine, day, day, day, stats)
         trends = read_trends(store.engine, as_of=business_date)
+    warehouse.write_bytes(layout.staged_kpis_key(business_date), _json(kpis))
     meta = {
         "run_id": run_id,
         "started_at": started.isoformat(),
@@ -409,8 +419,9 @@ def publish(warehouse: Storage, business_date: date) -> NightResult:
     summary["gate"] = night["gate"]
     summary["inputs"] = {"commit_id": night["commit_id"]}
     summary["quality"] = _quality(warehouse, business_date, night["validated"])
+    kpis = json.loads(warehouse.read_bytes(layout.staged_kpis_key(business_date)))
     charts = draw_trends(meta.get("trends", {}))
-    report = publish_night(warehouse, business_date, cases, summary, charts)
+    report = publish_night(warehouse, business_date, cases, summary, kpis, charts)
     warehouse.delete_prefix(layout.staging_prefix(business_date))
     log.info("business date %s: %d cases published, report %s", business_date, cases.height, report)
     return NightResult(business_date, summary, report)
@@ -496,7 +507,8 @@ def _night(
 
 
 def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFrame) -> dict:
-    """The run summary: rows per source, cases per rule, money at risk per rule."""
+    """The run summary: rows per source, cases per rule, money per rule, kind and currency
+    (`amount_by_kind`, contract section 3) and the cases without an amount (`not_priced`)."""
     rules = {}
     for rule_id in RULE_SPECS:
         found = cases.filter(pl.col("rule_id") == rule_id)
@@ -507,7 +519,8 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "still_open": counts.get("still_open", 0),
             "closed": counts.get("closed", 0),
             "withdrawn": counts.get("withdrawn", 0),
-            "amount_at_risk": money_by_currency(found),
+            "amount_by_kind": money_by_kind(found),
+            "not_priced": found["amount_at_risk"].null_count(),
         }
     return {
         "contract_version": CONTRACT_VERSION,
@@ -526,9 +539,27 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "new": sum(r["new"] for r in rules.values()),
             "closed": sum(r["closed"] for r in rules.values()),
             "withdrawn": sum(r["withdrawn"] for r in rules.values()),
-            "amount_at_risk": money_by_currency(cases),
+            "amount_by_kind": money_by_kind(cases),
+            "not_priced": cases["amount_at_risk"].null_count(),
         },
     }
+
+
+def rewrite_hold_list(
+    warehouse_uri: str, business_date: date, db_url: str | None = None
+) -> list[dict]:
+    """Write the night's letters_to_hold files again from the case store's current
+    statuses (contract section 3.1, `recon letters hold-list`); returns their rows.
+
+    Raises LookupError when the night is not published."""
+    warehouse = open_storage(warehouse_uri)
+    if not warehouse.exists(layout.cases_summary_key(business_date)):
+        raise LookupError(f"business date {business_date} is not published in {warehouse_uri}")
+    with open_store(db_url, warehouse.root) as store:
+        rows = hold_rows(store.night_cases(business_date, LETTER_RULES))
+    for name, data in hold_files(rows).items():
+        warehouse.write_bytes(f"{layout.cases_prefix(business_date)}/{name}", data)
+    return rows
 
 
 def business_dates(start: date, end: date) -> Iterator[date]:

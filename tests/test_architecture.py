@@ -13,7 +13,7 @@ LAYERS = (
     ("contract", "catalogue", "settings", "layout", "money", "redact", "csv_safe"),
     ("storage",),
     ("ingest", "quality", "rules", "casestore", "publish"),
-    ("night",),
+    ("night", "kpis"),
     ("generator",),
     ("cli", "airflow", "web"),
 )

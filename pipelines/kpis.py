@@ -110,13 +110,13 @@ def store_kpis(
     detected: dict[Group, dict[str, Any]] = {}
     for c in by_id.values():
         if start <= c["first_seen"] <= end:
-            priced = c["amount_at_risk"] is not None
+            priced = c["amount_at_risk"] is not None and c["currency"] is not None
             g = detected.setdefault(
                 (c["rule_id"], c["amount_kind"], c["currency"] if priced else None),
                 {"cases": 0, "not_priced": 0, "amount": ZERO, "recovered_since": ZERO},
             )
             g["cases"] += 1
-            if c["amount_at_risk"] is None:
+            if not priced:
                 g["not_priced"] += 1
                 continue
             g["amount"] += total_value(c["amount_kind"], c["amount_at_risk"])

@@ -57,7 +57,7 @@ from pipelines.ingest.gate import (
 )
 from pipelines.ingest.warehouse import curated_dates, scan_curated
 from pipelines.kpis import kpis_document
-from pipelines.publish import money_by_kind, publish_night, published_summary
+from pipelines.publish import money_by_kind, not_priced, publish_night, published_summary
 from pipelines.publish.charts import DRAWN, draw_trends, plain_rows
 from pipelines.publish.holds import LETTER_RULES, hold_files, hold_rows
 from pipelines.quality import Checked, CriticalExpectationFailed, ValidationOutcome, validate_night
@@ -520,7 +520,7 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "closed": counts.get("closed", 0),
             "withdrawn": counts.get("withdrawn", 0),
             "amount_by_kind": money_by_kind(found),
-            "not_priced": found["amount_at_risk"].null_count(),
+            "not_priced": not_priced(found),
         }
     return {
         "contract_version": CONTRACT_VERSION,
@@ -540,7 +540,7 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "closed": sum(r["closed"] for r in rules.values()),
             "withdrawn": sum(r["withdrawn"] for r in rules.values()),
             "amount_by_kind": money_by_kind(cases),
-            "not_priced": cases["amount_at_risk"].null_count(),
+            "not_priced": not_priced(cases),
         },
     }
 

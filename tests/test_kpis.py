@@ -168,3 +168,20 @@ def test_month_bounds() -> None:
     assert month_bounds("2024-02") == (date(2024, 2, 1), date(2024, 2, 29))
     with pytest.raises(ValueError):
         month_bounds("2024-13")
+
+
+def test_a_letter_none_of_whose_fees_is_known_counts_as_not_priced(tmp_path: Path) -> None:
+    """Its amount is 0.00 with no currency (unknown fees count 0): not priced, not a row of
+    money in a blank currency."""
+    unknown = det(
+        "WRONG_DISCONNECT_LETTER",
+        key="M",
+        letter_id="M",
+        amount="0.00",
+        currency=None,
+        evidence=json.dumps({"letter": {"letter_id": "M", "scheduled_send_date": "2024-04-09"}}),
+    )
+    with CaseStore(f"sqlite:///{tmp_path / 'recon.db'}") as s:
+        Runs(s)(D1, unknown)
+        (row,) = store_kpis(s.engine, D1, D1, D1)["detected"]
+    assert (row["currency"], row["cases"], row["not_priced"], row["amount"]) == (None, 1, 1, "0.00")

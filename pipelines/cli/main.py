@@ -386,7 +386,7 @@ def demo(
 
 
 def _summary_table(summary: dict) -> str:
-    rows = [("rule", "found", "new", "open", "closed", "amount")]
+    rows = [("rule", "found", "new", "still open", "closed", "amount")]
     for rule_id, r in summary["rules"].items():
         money = money_by_kind_text(r["amount_by_kind"], r["not_priced"])
         rows.append(

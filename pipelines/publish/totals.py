@@ -28,6 +28,12 @@ def money_by_kind(cases: pl.DataFrame) -> dict[str, dict[str, str]]:
     }
 
 
+def not_priced(cases: pl.DataFrame) -> int:
+    """Cases without a price: no amount, or an amount without a currency (a letter case
+    none of whose fees is known holds 0.00 with no currency, contract section 2)."""
+    return cases.filter(pl.col("amount_at_risk").is_null() | pl.col("currency").is_null()).height
+
+
 def kind_label(kind: str) -> str:
     """'revenue_leakage' -> 'revenue leakage'."""
     return kind.replace("_", " ")

@@ -274,7 +274,7 @@ def recon_nightly():
         night.clear_detections(open_warehouse(), date.fromisoformat(day))
         logging.getLogger("recon_nightly").info("business date %s: staged detections cleared", day)
 
-    @task(execution_timeout=task_timeout("rules"))
+    @task(execution_timeout=task_timeout("rules"), map_index_template="{{ night_shard }}")
     def reconcile(day: str, shard: int, shards: int) -> int:
         """**The rules**, for the whole night or one shard of customers.
 
@@ -285,9 +285,13 @@ def recon_nightly():
         import logging
         from datetime import date
 
+        from airflow.sdk import get_current_context
+
         from pipelines import night
         from pipelines.airflow.config import open_warehouse
 
+        # the mapped instances are listed as "2024-03-14 shard 1 of 3" in the UI
+        get_current_context()["night_shard"] = f"{day} shard {shard} of {shards}"  # type: ignore[typeddict-unknown-key]
         found = night.reconcile(
             open_warehouse(), date.fromisoformat(day), shard if shards > 1 else None, shards
         )

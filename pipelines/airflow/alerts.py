@@ -184,12 +184,30 @@ def deadline_record(context: Mapping[str, Any], now: datetime | None = None) -> 
     }
 
 
+def _instant(value: object) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if isinstance(value, datetime) else None
+
+
+def late_from_the_start(context: Mapping[str, Any]) -> bool:
+    """Whether the run was queued after its deadline: a catch-up or a backfill of past
+    nights, which is no morning's surprise."""
+    queued = _instant((context.get("dag_run") or {}).get("queued_at"))
+    deadline = _instant((context.get("deadline") or {}).get("deadline_time"))
+    return queued is not None and deadline is not None and queued >= deadline
+
+
 def on_deadline_missed(
     context: Mapping[str, Any],
     open_warehouse: Callable[[], Any] | None = None,
     env: Mapping[str, str] = os.environ,
     send: Send = _send,
 ) -> None:
-    """The DeadlineAlert's callback: the night is not published by the morning."""
+    """The DeadlineAlert's callback: the night is not published by the morning (not
+    raised for a run queued after its deadline)."""
+    if late_from_the_start(context):
+        log.info("deadline passed before the run was queued (catch-up, backfill): no alert")
+        return
     record = deadline_record(context)
     raise_alert(record, _warehouse(open_warehouse), alert_settings(env), send, context)

@@ -1,7 +1,7 @@
 """The nightly DAG's time budget: owner, retries, task and run timeouts, the deadline.
 
-Sized from measured nights (docs/operations.md, "Timeouts and deadlines"): a task of a
-small night runs in 1-15 s on a loaded 2-core machine, a validation in about 12 s; the
+Sized from measured nights (docs/operations.md, "Speed"): under the LocalExecutor on a
+loaded 2-core machine a task of a small night runs 0.1-1.7 s, a validation 16-18 s; the
 budgets below leave room for nights a hundred times larger and for the warehouse lock,
 which a task may wait RECON_LOCK_WAIT for. Imports nothing heavy (parsed every 30 s).
 """
@@ -21,8 +21,8 @@ RETRY_DELAY = timedelta(seconds=10)
 MAX_RETRY_DELAY = timedelta(minutes=1)
 BUDGETS = {
     "quick": timedelta(minutes=2),  # the date, one check of the previous night
-    "work": timedelta(minutes=10),  # ingest, validate, clear (measured: 1-15 s)
-    "rules": timedelta(minutes=30),  # reconcile (measured: 2-5 s; grows with customers)
+    "work": timedelta(minutes=10),  # ingest, validate, clear (measured: 0.1-18 s)
+    "rules": timedelta(minutes=30),  # reconcile (measured: 0.3-0.8 s; grows with customers)
 }
 # Beyond a task's own wait (the lock, a sensor's timeout): its work.
 MARGIN = timedelta(minutes=10)

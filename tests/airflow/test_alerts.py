@@ -323,6 +323,7 @@ def test_a_missed_deadline_is_recorded_and_sent(tmp_path):
             "state": "running",
             "conf": {},
             "data_interval_start": "2024-03-14T02:00:00Z",
+            "queued_at": "2024-03-15T02:00:03Z",
         },
         "deadline": {"id": "x", "deadline_time": "2024-03-15T06:00:00+00:00"},
     }
@@ -337,3 +338,24 @@ def test_a_missed_deadline_is_recorded_and_sent(tmp_path):
     assert json.loads(written.read_text())["cause"] == "deadline"
     rerun = {**ctx, "dag_run": {**ctx["dag_run"], "conf": {"business_date": "2024-03-10"}}}
     assert deadline_record(rerun)["business_date"] == "2024-03-10"
+
+
+def test_no_deadline_alert_for_a_night_queued_after_its_deadline(tmp_path):
+    """A catch-up or backfill of past nights: every deadline is gone when the run starts."""
+    warehouse = LocalStorage(tmp_path)
+    sent = Recorder()
+    ctx = {
+        "dag_run": {
+            "dag_run_id": "backfill__2024-03-15T02:00:00+00:00",
+            "conf": {},
+            "data_interval_start": "2024-03-14T02:00:00Z",
+            "queued_at": "2026-12-01T13:00:00Z",
+        },
+        "deadline": {"deadline_time": datetime(2024, 3, 15, 6, tzinfo=UTC)},
+    }
+    on_deadline_missed(ctx, lambda: warehouse, {}, sent)
+    assert sent.sent == [] and not (tmp_path / "alerts").exists()
+    # queued one second before its deadline: alerted
+    ctx["dag_run"]["queued_at"] = "2024-03-15T05:59:59+00:00"
+    on_deadline_missed(ctx, lambda: warehouse, {}, sent)
+    assert len(sent.sent) == 1

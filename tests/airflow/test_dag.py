@@ -594,6 +594,11 @@ def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path)
     assert code == 0, out[-5000:]
     assert sorted(re.findall(r"end task task_id=reconcile map_index=(\d+)", out)) == ["0", "1", "2"]
     assert not stale.exists()
+    # recon's own log lines, and none of Great Expectations' INFO ones
+    assert f"business date {LAST} sim_inventory: rows read " in out
+    assert f"business date {LAST} shard 2 of 3: cases found " in out
+    assert f"business date {LAST} published: cases {len(world.truth)}, new " in out
+    assert "great_expectations" not in out
     cases = f"cases/business_date={LAST}/cases.parquet"
     published = pl.read_parquet(warehouse / cases)
     assert published.equals(pl.read_parquet(unsharded / cases))
@@ -724,6 +729,9 @@ def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
     message = f"source billing_lines is late for business date {START}"
     assert message in late["error"] and "within 5 s" in late["error"]
     assert message in out
+    manifest = landing / "billing_lines" / f"business_date={START}" / "_manifest.json"
+    waited = f"waiting for {manifest}: source billing_lines, business date {START}, until "
+    assert waited in out and "(5 s), checking every 1 s" in out
     rejected = records["ingest_store_transactions"]
     assert rejected["error_type"] == "AirflowFailException"
     assert store.name in rejected["error"]

@@ -35,7 +35,8 @@ from pipelines.casestore.schema import case_history, cases
 from pipelines.casestore.store import CaseStore
 from pipelines.catalogue import RULE_SPECS, case_id
 from pipelines.ingest.warehouse import curated_dates, snapshot
-from pipelines.night import ingest_night
+from pipelines.night import run_night
+from pipelines.settings import GateSettings
 from pipelines.storage.local import LocalStorage
 from pipelines.web.app import create_app
 from pipelines.web.config import DeskConfig
@@ -158,7 +159,15 @@ def main() -> None:
         generate_world(world, PROFILES[args.profile])
     warehouse = LocalStorage(world / "warehouse")
     if NIGHT not in curated_dates(warehouse, "sim_inventory"):  # the night is only landed
-        ingest_night(LocalStorage(world / "landing"), warehouse, NIGHT)
+        with tempfile.TemporaryDirectory(prefix="recon-desk-night-") as tmp:
+            run_night(  # the history was written, not run: no predecessor to wait for
+                str(world / "landing"),
+                str(world / "warehouse"),
+                NIGHT,
+                db_url=f"sqlite:///{tmp}/recon.db",
+                validate=False,
+                gate=GateSettings(allow_gap=True),
+            )
     day = NIGHT
     customers = (
         snapshot(warehouse, "sim_inventory", day)

@@ -17,6 +17,7 @@ from pipelines.storage import Storage
 
 RECENT_INVOICES = 6
 MAX_ROWS = 500
+HISTORIES = ("store_transactions", "billing_lines", "retention_campaigns")
 
 
 @dataclass
@@ -39,38 +40,49 @@ def _latest(warehouse: Storage, source: str) -> date | None:
     return dates[-1] if dates else None
 
 
-def _rows(frame: pl.LazyFrame) -> list[dict[str, Any]]:
-    return frame.head(MAX_ROWS).collect().to_dicts()
-
-
 def read_customer(warehouse: Storage, customer_id: str) -> CustomerRecord:
-    """The customer's transactions, SIMs (latest snapshot), recent invoices and letters."""
+    """The customer's transactions, SIMs (latest snapshot), recent invoices and letters,
+    the four scans collected together so that polars runs them side by side."""
     as_of = _latest(warehouse, "sim_inventory")
     record = CustomerRecord(customer_id, as_of)
     mine = pl.col("customer_id") == customer_id
-    latest = {s: _latest(warehouse, s) for s in ("store_transactions", "billing_lines")}
+    latest = {s: _latest(warehouse, s) for s in HISTORIES}
+    scans: dict[str, pl.LazyFrame] = {}
     if latest["store_transactions"]:
-        record.transactions = _rows(
+        scans["transactions"] = (
             history(warehouse, "store_transactions", latest["store_transactions"])
             .filter(mine)
             .sort("transaction_ts", "transaction_id", descending=True)
+            .head(MAX_ROWS)
         )
     if as_of:
-        record.sims = _rows(
-            snapshot(warehouse, "sim_inventory", as_of).filter(mine).sort("status", "iccid")
+        scans["sims"] = (
+            snapshot(warehouse, "sim_inventory", as_of)
+            .filter(mine)
+            .sort("status", "iccid")
+            .head(MAX_ROWS)
         )
     if latest["billing_lines"]:
-        lines = history(warehouse, "billing_lines", latest["billing_lines"]).filter(mine)
-        record.invoices = _invoices(lines.collect())
-    letters_on = _latest(warehouse, "retention_campaigns")
-    if letters_on:
-        record.letters = _rows(
-            history(warehouse, "retention_campaigns", letters_on)
+        scans["lines"] = history(warehouse, "billing_lines", latest["billing_lines"]).filter(mine)
+    if latest["retention_campaigns"]:
+        scans["letters"] = (
+            history(warehouse, "retention_campaigns", latest["retention_campaigns"])
             .filter(mine)
             .sort("business_date", "letter_id", descending=True)
+            .head(MAX_ROWS)
         )
+    frames = dict(zip(scans, pl.collect_all(list(scans.values())), strict=True))
+    record.transactions = _dicts(frames.get("transactions"))
+    record.sims = _dicts(frames.get("sims"))
+    record.letters = _dicts(frames.get("letters"))
+    if "lines" in frames:
+        record.invoices = _invoices(frames["lines"])
     record.timeline = _timeline(record)
     return record
+
+
+def _dicts(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
+    return [] if frame is None else frame.to_dicts()
 
 
 def _invoices(lines: pl.DataFrame) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ from pipelines.airflow.schedule import (
     task_timeout,
 )
 from pipelines.airflow.sensors import manifest_sensor
-from pipelines.settings import DATE_PATTERN, dag_settings, lock_wait
+from pipelines.settings import DATE_PATTERN, PREVIOUS_NIGHT_BACKOFF, dag_settings, lock_wait
 
 # Great Expectations logs some 250 INFO lines per validation; the tasks log recon's own.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -114,7 +114,9 @@ def recon_nightly():
 
     @task.sensor(
         mode="reschedule",
-        poke_interval=SETTINGS.poke_interval,
+        poke_interval=SETTINGS.previous_night_poke,
+        exponential_backoff=True,
+        max_wait=timedelta(seconds=SETTINGS.previous_night_poke * PREVIOUS_NIGHT_BACKOFF),
         timeout=SETTINGS.previous_night_wait,
         retries=I_O_RETRIES,
         execution_timeout=task_timeout("quick"),
@@ -144,11 +146,12 @@ def recon_nightly():
             log.info("previous night %s: %s", night - timedelta(days=1), verdict)
             return True
         log.info(
-            "waiting for the previous night %s to be published (%s); checking every %g s, "
-            "for up to %g s from the first check",
+            "waiting for the previous night %s to be published (%s); checking again in "
+            "%g s to %g s, for up to %g s from the first check",
             night - timedelta(days=1),
             verdict.get("why"),
-            SETTINGS.poke_interval,
+            SETTINGS.previous_night_poke,
+            SETTINGS.previous_night_poke * PREVIOUS_NIGHT_BACKOFF,
             SETTINGS.previous_night_wait,
         )
         return False

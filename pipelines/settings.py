@@ -31,6 +31,10 @@ DEFAULT_POKE_INTERVAL = 60.0
 # A waiting night gives up before the night after next is due, so it never holds a slot
 # of max_active_runs that a recovered night needs (docs/operations.md, "Nights in order").
 DEFAULT_PREVIOUS_NIGHT_WAIT = 20 * 3600.0
+# Its first checks come soon (a catch-up moves on within seconds), then back off to at
+# most PREVIOUS_NIGHT_BACKOFF times this interval (each check is a short task run).
+DEFAULT_PREVIOUS_NIGHT_POKE = 15.0
+PREVIOUS_NIGHT_BACKOFF = 40
 DEFAULT_DEADLINE = "06:00"
 VALIDATION_POOL = "recon_validation"
 MAX_SHARDS = 1024  # Airflow's default [core] max_map_length
@@ -171,6 +175,7 @@ class DagSettings:
     end_date: datetime | None = None
     deadline: time | None = time(6, 0)
     previous_night_wait: float = DEFAULT_PREVIOUS_NIGHT_WAIT
+    previous_night_poke: float = DEFAULT_PREVIOUS_NIGHT_POKE
 
     @property
     def landing_on_s3(self) -> bool:
@@ -214,7 +219,8 @@ def _midnight(day: date) -> datetime:
 def dag_settings(env: Mapping[str, str] = os.environ) -> DagSettings:
     """RECON_LANDING, RECON_CATCHUP, RECON_START_DATE, RECON_END_DATE (the last business
     date a scheduled run is created for; empty: none), RECON_SENSOR_TIMEOUT,
-    RECON_SENSOR_POKE_INTERVAL and RECON_PREVIOUS_NIGHT_WAIT (seconds), RECON_SHARDS and
+    RECON_SENSOR_POKE_INTERVAL, RECON_PREVIOUS_NIGHT_WAIT and
+    RECON_PREVIOUS_NIGHT_POKE_INTERVAL (seconds), RECON_SHARDS and
     RECON_DEADLINE (UTC time of day a night must be published by, or off), with defaults."""
     flag = env.get("RECON_CATCHUP", "").strip().lower()
     if flag not in _FLAGS:
@@ -235,6 +241,9 @@ def dag_settings(env: Mapping[str, str] = os.environ) -> DagSettings:
         end_date=_midnight(end).replace(hour=2) if end else None,
         deadline=_deadline(env),
         previous_night_wait=_seconds(env, "RECON_PREVIOUS_NIGHT_WAIT", DEFAULT_PREVIOUS_NIGHT_WAIT),
+        previous_night_poke=_seconds(
+            env, "RECON_PREVIOUS_NIGHT_POKE_INTERVAL", DEFAULT_PREVIOUS_NIGHT_POKE
+        ),
     )
 
 

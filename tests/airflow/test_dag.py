@@ -54,6 +54,7 @@ def test_dag_settings_defaults_and_environment():
         end_date=None,
         deadline=clock(6, 0),
         previous_night_wait=settings.DEFAULT_PREVIOUS_NIGHT_WAIT,
+        previous_night_poke=settings.DEFAULT_PREVIOUS_NIGHT_POKE,
     )
     env = {
         "RECON_LANDING": "s3://landing/recon",
@@ -65,6 +66,7 @@ def test_dag_settings_defaults_and_environment():
         "RECON_END_DATE": "2024-03-31",
         "RECON_DEADLINE": "07:30",
         "RECON_PREVIOUS_NIGHT_WAIT": "60",
+        "RECON_PREVIOUS_NIGHT_POKE_INTERVAL": "2.5",
     }
     parsed = settings.dag_settings(env)
     assert parsed.landing_on_s3 and parsed.catchup
@@ -75,6 +77,7 @@ def test_dag_settings_defaults_and_environment():
     assert parsed.end_date == datetime(2024, 3, 31, 2, tzinfo=UTC)
     assert parsed.deadline == clock(7, 30)
     assert parsed.previous_night_wait == 60.0
+    assert parsed.previous_night_poke == 2.5
     assert settings.dag_settings({"RECON_DEADLINE": "OFF"}).deadline is None
 
 
@@ -96,6 +99,7 @@ def test_dag_settings_defaults_and_environment():
         ("RECON_DEADLINE", "24:00"),
         ("RECON_DEADLINE", "never"),
         ("RECON_PREVIOUS_NIGHT_WAIT", "0"),
+        ("RECON_PREVIOUS_NIGHT_POKE_INTERVAL", "-1"),
     ],
 )
 def test_bad_settings_are_named(name, value):
@@ -273,6 +277,8 @@ if dag is not None:
         nights=[nights[0], nights[-1], len(nights)] if nights else [],
         end_date=dag.end_date.isoformat() if dag.end_date else None,
         modes={t.task_id: getattr(t, "mode", None) for t in dag.tasks},
+        pokes={t.task_id: [t.poke_interval, t.exponential_backoff, seconds(t.max_wait)]
+               for t in dag.tasks if t.task_id == "wait_for_previous_night"},
         upstream={t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
         operators={t.task_id: type(t).__name__ for t in dag.tasks},
         mapped={t.task_id: [t.op_kwargs_expand_input.value,
@@ -351,6 +357,8 @@ def test_tasks_and_dependencies(parsed):
     assert parsed["mapped"] == {"reconcile": [{"shard": [0]}, 1]}
     assert {parsed["operators"][f"wait_for_{s}"] for s in SOURCES} == {"LocalManifestSensor"}
     assert parsed["modes"]["wait_for_previous_night"] == "reschedule"  # no slot while it waits
+    # soon at first (a catch-up moves on), then backing off to 10 minutes
+    assert parsed["pokes"] == {"wait_for_previous_night": [15.0, True, 600.0]}
     assert parsed["groups"]["wait_for_sim_inventory"] == "sim_inventory"
     assert parsed["groups"]["ingest_sim_inventory"] == "sim_inventory"
     assert parsed["groups"]["commit"] is None
@@ -767,6 +775,7 @@ def test_a_night_waits_for_the_failed_one_before_and_proceeds_once_it_is_recover
         "RECON_LANDING": str(landing),
         "RECON_WAREHOUSE": str(warehouse),
         "RECON_SENSOR_POKE_INTERVAL": "1",
+        "RECON_PREVIOUS_NIGHT_POKE_INTERVAL": "1",
     }
     code, out = dags_test(
         airflow_home,

@@ -27,6 +27,7 @@ from pipelines import layout
 from pipelines.casestore import open_store
 from pipelines.casestore.lock import advisory_lock, is_postgres
 from pipelines.casestore.migrate import ensure_current
+from pipelines.casestore.trends import read_trends
 from pipelines.catalogue import CATALOGUE_VERSION, RULE_SPECS
 from pipelines.contract import CONTRACT_VERSION, SOURCES
 from pipelines.ingest import (
@@ -55,6 +56,7 @@ from pipelines.ingest.gate import (
 )
 from pipelines.ingest.warehouse import curated_dates, scan_curated
 from pipelines.publish import money_by_currency, publish_night, published_summary
+from pipelines.publish.charts import DRAWN, draw_trends, plain_rows
 from pipelines.quality import CriticalExpectationFailed, ValidationOutcome, validate_night
 from pipelines.quality import validate_source as gx_validate_source
 from pipelines.rules import NightInputs, evaluate
@@ -382,7 +384,13 @@ def update_cases(
     detections = staged_detections(warehouse, business_date)
     with open_store(db_url, warehouse.root) as store:
         outcome = store.record_night(business_date, detections, run_id)
-    meta = {"run_id": run_id, "started_at": started.isoformat(), "counts": outcome.counts}
+        trends = read_trends(store.engine)
+    meta = {
+        "run_id": run_id,
+        "started_at": started.isoformat(),
+        "counts": outcome.counts,
+        "trends": {name: plain_rows(getattr(trends, name)) for name, _, _ in DRAWN},
+    }
     warehouse.write_bytes(layout.published_key(business_date), parquet_bytes(outcome.published))
     warehouse.write_bytes(layout.outcome_key(business_date), json.dumps(meta, indent=2).encode())
     return run_id
@@ -398,7 +406,8 @@ def publish(warehouse: Storage, business_date: date) -> NightResult:
     summary["gate"] = night["gate"]
     summary["inputs"] = {"commit_id": night["commit_id"]}
     summary["quality"] = _quality(warehouse, business_date, night["validated"])
-    report = publish_night(warehouse, business_date, cases, summary)
+    charts = draw_trends(meta.get("trends", {}))
+    report = publish_night(warehouse, business_date, cases, summary, charts)
     warehouse.delete_prefix(layout.staging_prefix(business_date))
     log.info("business date %s: %d cases published, report %s", business_date, cases.height, report)
     return NightResult(business_date, summary, report)

@@ -139,6 +139,13 @@ class CaseStore:
         with self.engine.connect() as conn:
             return conn.scalar(select(func.max(runs.c.business_date)))
 
+    def people_changes(self) -> int:
+        """How many changes people (not the pipeline) made to cases: statuses, owners,
+        contacts."""
+        with self.engine.connect() as conn:
+            count = conn.scalar(select(func.count()).where(case_history.c.actor != PIPELINE_ACTOR))
+        return int(count or 0)
+
     # -- the nightly update -------------------------------------------------------------
 
     def record_night(

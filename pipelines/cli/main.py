@@ -15,6 +15,7 @@ import click
 
 from pipelines.cli.cases import cases
 from pipelines.cli.db import db
+from pipelines.cli.demo_story import story, triaged
 from pipelines.cli.serve import serve
 from pipelines.cli.users import users
 from pipelines.ingest import RejectedPartition
@@ -311,6 +312,11 @@ def generate(out: Path, seed: int, customers: int, start: date, days: int) -> No
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--customers", default=400, show_default=True, type=click.IntRange(1))
 @click.option("--days", default=120, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Replace an earlier demo even if people have triaged its cases (their work is lost).",
+)
 @validate_opt
 @gate_options
 def demo(
@@ -318,16 +324,26 @@ def demo(
     seed: int,
     customers: int,
     days: int,
+    fresh: bool,
     validate: bool,
     gate: GateSettings,
     lock_wait: float | None,
 ) -> None:
-    """Generate a sample landing zone, backfill it, and show the last night's cases."""
+    """Generate a sample landing zone, backfill it, and show the last night's cases and
+    where to see every part of the product."""
     from pipelines.generator import generate as generate_landing
 
     if out.exists():
         if not (out / DEMO_MARKER).exists():
             raise click.ClickException(f"{out} exists and is not a recon demo folder")
+        changes = _guarded(lambda: triaged(out / "warehouse"))
+        if changes and not fresh:
+            noun = "change" if changes == 1 else "changes"
+            raise click.ClickException(
+                f"{out / 'warehouse'} holds {changes} {noun} people made to its cases "
+                "(statuses, owners, contacts); a new demo would wipe them. Keep working on "
+                "it, or run `recon demo --fresh` to replace it."
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / DEMO_MARKER).write_text("created by recon demo; safe to delete\n")
@@ -335,7 +351,9 @@ def demo(
     start = date(2024, 1, 1)
     click.echo(f"generating {customers} customers over {days} days into {landing} ...", err=True)
     t0 = datetime.now()
-    generated = _guarded(lambda: generate_landing(landing, seed, customers, start, days))
+    generated = _guarded(
+        lambda: generate_landing(landing, seed, customers, start, days, bad_rows=True)
+    )
     dates = generated.business_dates
     results = _guarded(
         lambda: backfill(
@@ -358,6 +376,9 @@ def demo(
     click.echo(f"report:   {last.report_uri}")
     click.echo(f"cases:    {warehouse}/cases/business_date={last.business_date}/cases.csv")
     click.echo(f"triage:   recon cases list --warehouse {warehouse}")
+    click.echo("")
+    for line in _guarded(lambda: story(warehouse, results)):
+        click.echo(line)
 
 
 def _summary_table(summary: dict) -> str:

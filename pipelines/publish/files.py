@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ import polars as pl
 
 from pipelines.catalogue import CASE_COLUMNS
 from pipelines.layout import cases_prefix, cases_summary_key
+from pipelines.publish.charts import Chart
 from pipelines.publish.report import render_report
 from pipelines.storage import Storage, parquet_bytes
 
@@ -32,7 +34,11 @@ def money_by_currency(cases: pl.DataFrame) -> dict[str, str]:
 
 
 def publish_night(
-    warehouse: Storage, business_date: date, cases: pl.DataFrame, summary: dict
+    warehouse: Storage,
+    business_date: date,
+    cases: pl.DataFrame,
+    summary: dict,
+    charts: Sequence[Chart] = (),
 ) -> str:
     """Write the night's files into place in one swap; returns the report's URI."""
     cases = cases.select(CASE_COLUMNS).sort("rule_id", "case_id")
@@ -40,7 +46,7 @@ def publish_night(
         "cases.parquet": parquet_bytes(cases),
         "cases.csv": cases_csv(cases),
         "summary.json": (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode(),
-        "report.html": render_report(business_date, cases, summary).encode("utf-8"),
+        "report.html": render_report(business_date, cases, summary, charts).encode("utf-8"),
     }
     prefix = cases_prefix(business_date)
     warehouse.replace_prefix(prefix, files)

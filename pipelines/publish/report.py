@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import polars as pl
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER
+from pipelines.publish.charts import Chart
 
 LARGEST = 20
 
@@ -18,8 +20,11 @@ _env = Environment(
 )
 
 
-def render_report(business_date: date, cases: pl.DataFrame, summary: dict) -> str:
-    """Totals, cases by rule, the largest amounts, and every case's summary sentence."""
+def render_report(
+    business_date: date, cases: pl.DataFrame, summary: dict, charts: Sequence[Chart] = ()
+) -> str:
+    """Totals, cases by rule, the trends, the largest amounts, and every case's summary
+    sentence."""
     rules = [
         {"rule_id": r, "severity": RULE_SPECS[r].severity, **summary["rules"].get(r, {})}
         for r in sorted(RULE_SPECS, key=lambda r: (SEVERITY_ORDER[RULE_SPECS[r].severity], r))
@@ -42,4 +47,5 @@ def render_report(business_date: date, cases: pl.DataFrame, summary: dict) -> st
         rules=rules,
         largest=largest.to_dicts(),
         cases=ordered.to_dicts(),
+        charts=charts,
     )

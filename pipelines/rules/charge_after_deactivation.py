@@ -16,6 +16,7 @@ import polars as pl
 from pipelines.money import from_cents
 from pipelines.rules.detections import currency_totals, finish, mixed_money_text
 from pipelines.rules.inputs import NightInputs
+from pipelines.rules.wording import count, money, the_line
 
 RULE_ID = "CHARGE_AFTER_DEACTIVATION"
 THRESHOLD_CENTS = 1
@@ -89,6 +90,9 @@ def detect(night: NightInputs) -> pl.DataFrame:
     fired = per_currency.group_by(KEY).agg(
         above=pl.col("above").any(),
         credits=credits_of_key.sort_by(credits_of_key.struct.field("line_id")),
+        credit_currencies=pl.col("currency").filter(pl.col("credit_cents") != 0).n_unique(),
+        credit_cents=pl.col("credit_cents").sum(),
+        credit_currency=pl.col("currency").filter(pl.col("credit_cents") != 0).first(),
     )
     by_line = pl.col("line_id")
     keys = (
@@ -133,18 +137,36 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 net_amount=from_cents("cents"),
             ).struct.json_encode(),
             summary=pl.format(
-                "SIM {} (line {}) was deactivated on {} but account {} is still charged {} "
-                "for {} days of the period {} to {} after deducting credits.",
-                "iccid",
-                pl.col("msisdn").fill_null("unknown"),
+                "The SIM of {} was deactivated on {}, but the customer is still charged {} "
+                "for {} of the period {} to {}{}.",
+                the_line(),
                 "deact_date",
-                "account_id",
                 mixed_money_text(),
-                "inactive_days",
+                count("inactive_days", "day", "days"),
                 "period_start",
                 "period_end",
+                _credits_deducted(),
             ),
         ),
+    )
+
+
+def _credits_deducted() -> pl.Expr:
+    """', after deducting a credit of 5.00 GBP' when credits were deducted, else nothing."""
+    n = pl.col("credits").list.len()
+    amount = pl.when(pl.col("credit_currencies") == 1).then(
+        pl.format(" of {}", money(-pl.col("credit_cents"), "credit_currency"))
+    )
+    return (
+        pl.when(n > 0)
+        .then(
+            pl.format(
+                ", after deducting {}{}",
+                pl.when(n == 1).then(pl.lit("a credit")).otherwise(pl.lit("credits")),
+                amount.fill_null(""),
+            )
+        )
+        .otherwise(pl.lit(""))
     )
 
 

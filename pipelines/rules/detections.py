@@ -9,6 +9,7 @@ import polars as pl
 from pipelines.catalogue import DETECTION_COLUMNS, RULE_SPECS
 from pipelines.contract import MONEY_DTYPE
 from pipelines.money import from_cents
+from pipelines.rules.wording import money
 
 MIXED_JSON = "amounts_by_currency"
 MIXED_TEXT = "amounts_text"
@@ -19,28 +20,12 @@ DETECTION_SCHEMA: dict[str, pl.DataType] = {c: pl.String() for c in DETECTION_CO
 }
 
 
-def money_text(cents_col: str, currency_col: str = "currency") -> pl.Expr:
-    """'12.34 GBP' for a cents column; the per-currency amounts of a key that met several
-    currencies (see `currency_totals`) when the frame has them; else 'an unknown amount'."""
-    return (
-        pl.when(pl.col(cents_col).is_not_null())
-        .then(
-            pl.format(
-                "{} {}",
-                from_cents(cents_col),
-                pl.col(currency_col).fill_null(""),
-            ).str.strip_chars()
-        )
-        .otherwise(pl.lit("an unknown amount"))
-    )
-
-
 def mixed_money_text(cents_col: str = "cents") -> pl.Expr:
-    """money_text, naming each currency's amount when the key met several currencies."""
+    """wording.money, naming each currency's amount when the key met several currencies."""
     return (
         pl.when(pl.col(MIXED_TEXT).is_not_null())
         .then(pl.format("{} (several currencies, not added up)", pl.col(MIXED_TEXT)))
-        .otherwise(money_text(cents_col))
+        .otherwise(money(cents_col))
     )
 
 

@@ -12,6 +12,7 @@ import polars as pl
 
 from pipelines.rules.detections import currency_totals, finish, mixed_money_text
 from pipelines.rules.inputs import NightInputs
+from pipelines.rules.wording import the_line
 
 RULE_ID = "DUPLICATE_RECURRING_CHARGE"
 SIM = ["iccid", "currency"]
@@ -89,11 +90,9 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .with_columns(
             evidence=pl.struct("iccid", kept_line_id="kept_line", lines="evs").struct.json_encode(),
             summary=pl.format(
-                "SIM {} (line {}) on account {} has {} recurring charges with overlapping "
-                "periods between {} and {}: {} is charged more than once.",
-                "iccid",
-                pl.col("msisdn").fill_null("unknown"),
-                "account_id",
+                "The SIM of {} has {} recurring charges with overlapping periods between {} "
+                "and {}: {} is charged more than once.",
+                the_line(),
                 "n",
                 "period_start",
                 "period_end",

@@ -7,6 +7,7 @@ import polars as pl
 from pipelines.rules.detections import finish
 from pipelines.rules.inputs import NightInputs
 from pipelines.rules.letters import customers_with_active_sims, letter_evidence
+from pipelines.rules.wording import letter_phrase
 
 RULE_ID = "LETTER_TO_DEPARTED_CUSTOMER"
 
@@ -25,10 +26,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
             currency=pl.lit(None, pl.String),
             evidence=pl.struct(letter=letter_evidence()).struct.json_encode(),
             summary=pl.format(
-                "A {} letter ({}) is queued for customer {}, who has no active SIM left.",
-                pl.col("letter_type").str.replace("_", " "),
-                "trigger_reason",
-                "customer_id",
+                "{} is queued for a customer who has no active SIM left.", letter_phrase()
             ),
         )
     )

@@ -6,6 +6,7 @@ import polars as pl
 
 from pipelines.rules.detections import finish
 from pipelines.rules.inputs import NightInputs
+from pipelines.rules.wording import CHANNELS, the_line, words
 
 RULE_ID = "SWAP_NOT_PROVISIONED"
 GRACE_DAYS = 2
@@ -54,14 +55,22 @@ def detect(night: NightInputs) -> pl.DataFrame:
                     iccid="removed_iccid", status="status", status_changed_at="status_changed_at"
                 ),
             ).struct.json_encode(),
-            summary=pl.format(
-                "SIM {} was taken out of line {} by a {} on {} ({} channel), but the "
-                "inventory still shows it active.",
-                "removed_iccid",
-                "msisdn",
-                pl.col("action").str.replace("_", " "),
-                "tx_date",
-                "channel",
+            summary=pl.when(pl.col("action") == "sim_swap")
+            .then(
+                pl.format(
+                    "The SIM swapped out of {} {} on {} is still active in the inventory.",
+                    the_line(),
+                    words("channel", CHANNELS),
+                    "tx_date",
+                )
+            )
+            .otherwise(
+                pl.format(
+                    "The SIM of {}, cancelled {} on {}, is still active in the inventory.",
+                    the_line(),
+                    words("channel", CHANNELS),
+                    "tx_date",
+                )
             ),
         )
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.money import from_cents
-from pipelines.rules.detections import finish, merge_key, money_text
+from pipelines.rules.detections import finish, merge_key, mixed_money_text
 from pipelines.rules.inputs import NightInputs
+from pipelines.rules.wording import capital, money, the_line
 
 RULE_ID = "TARIFF_MISMATCH"
 KEY = ["msisdn", "period_start"]
@@ -59,6 +60,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
         "currency",
         "line_id",
         "fee_cents",
+        billed_cents="cents",
         cents=pl.col("cents") - pl.col("fee_cents"),
         ev=pl.struct(
             "line_id",
@@ -74,14 +76,19 @@ def detect(night: NightInputs) -> pl.DataFrame:
     cases = merge_key(fired, KEY, "line_id").with_columns(
         evidence=pl.struct(lines="evs").struct.json_encode(),
         summary=pl.format(
-            "Line {} on account {} was billed for {} to {} at a price that differs from its "
-            "agreed monthly fee of {} by {} (negative means undercharged).",
-            "msisdn",
-            "account_id",
+            "{} was billed {} for {} to {}, but its agreed monthly fee is {}: {}.",
+            capital(the_line()),
+            pl.when(pl.col("evs").list.len() == 1)
+            .then(money("billed_cents"))
+            .otherwise(pl.format("{} times", pl.col("evs").list.len())),
             "period_start",
             "period_end",
-            money_text("fee_cents"),
-            money_text("cents"),
+            money("fee_cents"),
+            pl.when(pl.col("cents") > 0)
+            .then(pl.format("overcharged by {}", money("cents")))
+            .when(pl.col("cents") < 0)
+            .then(pl.format("undercharged by {}", money(-pl.col("cents"))))
+            .otherwise(pl.format("a difference of {}", mixed_money_text())),
         ),
     )
     return finish(RULE_ID, cases.collect())

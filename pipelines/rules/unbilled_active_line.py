@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.detections import finish, money_text
+from pipelines.rules.detections import finish
 from pipelines.rules.inputs import NightInputs
+from pipelines.rules.wording import NOT_PRICED, money, the_line
 
 RULE_ID = "UNBILLED_ACTIVE_LINE"
 KEY = ["iccid", "period_start"]
@@ -69,14 +70,13 @@ def detect(night: NightInputs) -> pl.DataFrame:
     ).with_columns(
         evidence=pl.struct(invoices="evs").struct.json_encode(),
         summary=pl.format(
-            "Active SIM {} (line {}) of account {} has no recurring charge on invoice {} "
-            "for the period from {}; the agreed monthly fee is {}.",
-            "iccid",
-            pl.col("msisdn").fill_null("unknown"),
-            "account_id",
-            "invoice_id",
+            "The active SIM of {} has no recurring charge on tonight's invoice for the period "
+            "from {}; {}.",
+            the_line(),
             "period_start",
-            money_text("cents"),
+            pl.when(pl.col("cents").is_not_null())
+            .then(pl.format("its agreed monthly fee is {}", money("cents")))
+            .otherwise(pl.lit(f"no agreed monthly fee is known, so it is {NOT_PRICED}")),
         ),
     )
     return finish(RULE_ID, cases.collect())

@@ -6,6 +6,7 @@ import polars as pl
 
 from pipelines.rules.detections import finish, merge_key, mixed_money_text
 from pipelines.rules.inputs import NightInputs, cents
+from pipelines.rules.wording import SIM_STATUSES, money, words
 
 RULE_ID = "UNKNOWN_SIM_CHARGED"
 KEY = ["iccid", "invoice_id"]
@@ -51,27 +52,26 @@ def detect(night: NightInputs) -> pl.DataFrame:
             inventory=pl.struct("in_inventory", account_id="inv_account", status="inv_status"),
             lines="evs",
         ).struct.json_encode(),
-        summary=pl.when(pl.col("in_inventory"))
-        .then(
-            pl.format(
-                "Invoice {} of account {} charges {} to SIM {}, which the inventory holds for "
-                "{} with status {}.",
-                "invoice_id",
-                "account_id",
-                mixed_money_text(),
-                "iccid",
-                pl.col("inv_account").fill_null("no account"),
-                "inv_status",
+        summary=pl.format(
+            "The customer's invoice {} {} to a SIM that {}.",
+            pl.when(pl.col("cents") < 0).then(pl.lit("credits")).otherwise(pl.lit("charges")),
+            pl.when(pl.col("cents") < 0)
+            .then(money(-pl.col("cents")))
+            .otherwise(mixed_money_text()),
+            pl.when(~pl.col("in_inventory"))
+            .then(pl.lit("is not in the inventory"))
+            .when(pl.col("inv_account").is_null())
+            .then(
+                pl.format(
+                    "the inventory holds {} for no account", words("inv_status", SIM_STATUSES)
+                )
             )
-        )
-        .otherwise(
-            pl.format(
-                "Invoice {} of account {} charges {} to SIM {}, which is not in the inventory.",
-                "invoice_id",
-                "account_id",
-                mixed_money_text(),
-                "iccid",
-            )
+            .otherwise(
+                pl.format(
+                    "the inventory holds for another account (status {})",
+                    words("inv_status", SIM_STATUSES),
+                )
+            ),
         ),
     )
     return finish(RULE_ID, cases.collect())

@@ -6,6 +6,7 @@ import polars as pl
 
 from pipelines.rules.detections import finish, merge_key, mixed_money_text
 from pipelines.rules.inputs import NightInputs
+from pipelines.rules.wording import the_line
 
 RULE_ID = "USAGE_AFTER_DEACTIVATION"
 KEY = ["iccid", "period_start"]
@@ -45,12 +46,10 @@ def detect(night: NightInputs) -> pl.DataFrame:
             sim=pl.struct("iccid", "status", deactivated_on="deact_date"), lines="evs"
         ).struct.json_encode(),
         summary=pl.format(
-            "SIM {} (line {}) was deactivated on {} but account {} is billed {} of usage "
+            "The SIM of {} was deactivated on {}, but the customer is billed {} of usage "
             "for {} to {}.",
-            "iccid",
-            pl.col("msisdn").fill_null("unknown"),
+            the_line(),
             "deact_date",
-            "account_id",
             mixed_money_text(),
             "period_start",
             "period_end",

@@ -22,6 +22,7 @@ from pipelines.rules.detections import (
 )
 from pipelines.rules.inputs import NightInputs, latest
 from pipelines.rules.letters import customers_with_active_sims, letter_evidence
+from pipelines.rules.wording import count, letter_phrase
 
 RULE_ID = "WRONG_DISCONNECT_LETTER"
 WINDOW_DAYS = 60
@@ -127,16 +128,15 @@ def detect(night: NightInputs) -> pl.DataFrame:
                 raised_commitment="raised",
             ).struct.json_encode(),
             summary=pl.format(
-                "A {} letter ({}) is queued for customer {}, who still has {} active SIM(s) "
-                "and {}; their agreed monthly fees total {}.",
-                pl.col("letter_type").str.replace("_", " "),
-                "trigger_reason",
-                "customer_id",
-                pl.col("active_iccids").list.len(),
+                "{} is queued for a customer who still has {} and {}; {}.",
+                letter_phrase(),
+                count(pl.col("active_iccids").list.len(), "active SIM", "active SIMs"),
                 pl.when(pl.col("raised"))
                 .then(pl.lit("raised their commitment in the last 60 days"))
                 .otherwise(pl.lit("cancelled or ported no line in the last 60 days")),
-                mixed_money_text(),
+                pl.when(pl.col("cents").is_not_null() & pl.col("currency").is_null())
+                .then(pl.lit("none of their agreed monthly fees is known"))
+                .otherwise(pl.format("their agreed monthly fees total {}", mixed_money_text())),
             ),
         )
     )

@@ -20,7 +20,17 @@ from pipelines.web.auth import NotAuthenticated, require_account
 from pipelines.web.config import DeskConfig
 from pipelines.web.csrf import CsrfFailed, csrf_protect
 from pipelines.web.desk import Desk, NotFound, open_desk
-from pipelines.web.routes import api, audit, cases, customers, login, nights, queue, users
+from pipelines.web.routes import (
+    api,
+    audit,
+    cases,
+    customers,
+    dashboard,
+    login,
+    nights,
+    queue,
+    users,
+)
 from pipelines.web.views import templates
 
 STATIC = Path(__file__).with_name("static")
@@ -121,7 +131,7 @@ def create_app(config: DeskConfig, desk: Desk | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login.router)
     protected = [Depends(require_account), Depends(csrf_protect)]
-    for module in (queue, cases, customers, nights, audit, users, api):
+    for module in (queue, cases, customers, dashboard, nights, audit, users, api):
         app.include_router(module.router, dependencies=protected)
 
     @app.middleware("http")

@@ -193,3 +193,17 @@ def test_a_post_without_the_csrf_token_is_refused(page, desk_url: str) -> None: 
     assert status == 403
     page.goto(f"{desk_url}/cases/{CHARGE['case_id']}")
     expect(page.locator("dl.facts")).to_contain_text("nobody")  # not taken
+
+
+def test_the_dashboard_renders_its_charts(page, desk_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, desk_url, "audrey")
+    page.click("header nav a:text-is('Dashboard')")
+    expect(page.locator("h1")).to_have_text("Dashboard")
+    charts = page.locator("figure.chart img")
+    expect(charts).to_have_count(5)
+    for i in range(5):
+        width = charts.nth(i).evaluate("img => img.complete ? img.naturalWidth : 0")
+        assert width > 300, f"chart {i} did not render"
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    assert charts.first.evaluate("img => img.getBoundingClientRect().width") > 300

@@ -14,6 +14,7 @@ from .billing_rules import (
 )
 from .crm_rules import letter_to_departed_customer, swap_not_provisioned, wrong_disconnect_letter
 from .kit import Kit
+from .several_cases import several_cases
 
 PLANTS = (
     charge_after_deactivation,
@@ -25,6 +26,7 @@ PLANTS = (
     swap_not_provisioned,
     wrong_disconnect_letter,
     letter_to_departed_customer,
+    several_cases,
 )
 
 

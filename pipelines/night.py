@@ -384,7 +384,7 @@ def update_cases(
     detections = staged_detections(warehouse, business_date)
     with open_store(db_url, warehouse.root) as store:
         outcome = store.record_night(business_date, detections, run_id)
-        trends = read_trends(store.engine)
+        trends = read_trends(store.engine, as_of=business_date)
     meta = {
         "run_id": run_id,
         "started_at": started.isoformat(),

@@ -41,8 +41,10 @@ class Trends:
     recovery: list[dict[str, Any]]  # month, currency, detected, recovered, rate
 
 
-def read_trends(engine: Engine) -> Trends:
-    """Every trend of the store, over the nights its runs recorded."""
+def read_trends(engine: Engine, as_of: date | None = None) -> Trends:
+    """Every trend of the store, over the nights its runs recorded; with `as_of`, as the
+    store stood on that night (later nights, later cases and later closures left out), so
+    that a night's report comes out the same whenever the night is run again."""
     columns = [
         cases.c.severity,
         cases.c.status,
@@ -56,11 +58,22 @@ def read_trends(engine: Engine) -> Trends:
     ]
     with engine.connect() as conn:
         nights = sorted(conn.scalars(select(runs.c.business_date).distinct()))
-        rows = [
-            dict(r)
-            for r in conn.execute(select(*columns).where(cases.c.status != "withdrawn")).mappings()
-        ]
+        query = select(*columns).where(cases.c.status != "withdrawn")
+        if as_of is not None:
+            query = query.where(cases.c.first_seen <= as_of)
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    if as_of is not None:
+        nights = [night for night in nights if night <= as_of]
+        rows = [_as_of(row, as_of) for row in rows]
     return trends_of(nights, rows)
+
+
+def _as_of(row: dict[str, Any], as_of: date) -> dict[str, Any]:
+    """The row as it stood on `as_of`: a case that ended after it was still open then."""
+    ended = _ended(row)
+    if ended is None or ended <= as_of:
+        return row
+    return {**row, "status": "open", "resolution": None, "closed_on": None, "decided_on": None}
 
 
 def trends_of(nights: list[date], rows: list[dict[str, Any]]) -> Trends:

@@ -136,3 +136,20 @@ def test_read_trends_from_a_store(store):
         (0, 0),
     ]
     assert trends.recovery[0]["recovered"] == Decimal("10.00")
+
+
+def test_trends_as_of_a_night_leave_out_what_came_after_it(store):
+    """A night's report draws the store as it stood that night: rerun later, it is the same."""
+    runs = Runs(store)
+    runs(D1, det(key="a"), det(key="b"))
+    runs(D2, det(key="a"))  # b closes on D2
+    runs(D3, det(key="a"), det(key="c"))  # c is new on D3
+    then = read_trends(store.engine, as_of=D1)
+    assert then.nights == [D1]
+    assert per_night(then.open_by_severity, "high") == [2]
+    assert [(r["new"], r["closed"]) for r in then.new_and_closed] == [(2, 0)]
+    assert then.recovery[0]["recovered"] == Decimal("0")
+    assert sum(r["cases"] for r in then.ageing) == 2
+    later = read_trends(store.engine, as_of=D2)
+    assert per_night(later.open_by_severity, "high") == [2, 1]
+    assert later.recovery[0]["recovered"] == Decimal("10.00")

@@ -1,7 +1,7 @@
 """recon_nightly: one run per business date, the night's steps as tasks.
 
     business_date -> wait_for_previous_night -> prepare
-      -> [per source: wait_for_<source> -> ingest_<source>] -> validate_<source> (x4)
+      -> [per source: wait_for_<source> -> ingest_<source>] (x4) -> validate
       -> commit -> clear_detections -> reconcile (x RECON_SHARDS) -> update_cases -> publish
 
 A scheduled run processes the night of its data interval start (interval 02:00 UTC to
@@ -9,9 +9,10 @@ A scheduled run processes the night of its data interval start (interval 02:00 U
 in order: `wait_for_previous_night` holds the night until the one before is published
 (the engine's predecessor check, which `commit` repeats as the safety net), so a night
 after a failed one starts its work by itself once that night is recovered. Each source
-is checked and staged by its ingest task and validated; `commit` judges the night gate on
-the four staged sources and commits them together, or fails and commits nothing.
-`publish` emits the Asset `recon_cases` (extra: the business date). prepare, commit,
+is checked and staged by its ingest task; `validate` validates the four at once and
+renders the night's data-quality pages; `commit` judges the night gate on the four
+staged sources and commits them together, or fails and commits nothing. `publish` emits
+the Asset `recon_cases` (extra: the business date). prepare, validate, commit,
 update_cases and publish hold the warehouse's lock, as `recon run` does. Logic lives in
 `pipelines`, imported inside the tasks; operation: docs/operations.md.
 """
@@ -209,25 +210,29 @@ def recon_nightly():
         )
         return stats
 
-    @task
-    def validate(source: str, day: str) -> dict:
+    @task(execution_timeout=task_timeout("locked", LOCK_WAIT))
+    def validate(day: str) -> None:
+        """**Data quality**: the four staged sources' suites in one go (GX imported once),
+        then the night's data-quality pages.
+
+        Reads the staged sources; writes `quality/` (results, the night's pages and the
+        index of every night), under the warehouse lock. A failure without retry is a
+        critical expectation (the error names the source and the expectation): fix the
+        data, then clear this task.
+        """
         from datetime import date
 
         from airflow.sdk.exceptions import AirflowFailException
 
         from pipelines import night
-        from pipelines.airflow.config import open_landing, open_warehouse
-        from pipelines.quality import CriticalExpectationFailed
+        from pipelines.airflow.config import locked, open_landing, open_warehouse
 
         try:
-            outcome = night.validate_staged(
-                open_landing(), open_warehouse(), source, date.fromisoformat(day)
-            )
-        except CriticalExpectationFailed as exc:
-            raise AirflowFailException(
-                f"{source} for business date {day} failed data quality, nothing published: {exc}"
-            ) from exc
-        return outcome.summary()
+            with locked(f"recon_nightly validate {day}"):
+                night.validate_staged(open_landing(), open_warehouse(), date.fromisoformat(day))
+        except night.BadInput as exc:
+            raise AirflowFailException(str(exc)) from exc
+        logging.getLogger("recon_nightly").info("business date %s: four sources validated", day)
 
     @task(execution_timeout=task_timeout("locked", LOCK_WAIT))
     def commit(day: str, params=None) -> str:
@@ -375,16 +380,23 @@ def recon_nightly():
                 "the date; redeliver, then clear this task.",
             )
             ingested = ingest.override(task_id=f"ingest_{source}")(source, day)
-        validated = validate.override(task_id=f"validate_{source}")(source, day)
-        prepared >> waited >> ingested >> validated
-        checked.append(validated)
+        prepared >> waited >> ingested
+        checked.append(ingested)
     # A mapped task keeps no docstring of its own: it is given as doc_md.
     mapped = reconcile.override(doc_md=reconcile.function.__doc__)
     counted = mapped.partial(day=day, shards=SETTINGS.shards).expand(
         shard=list(range(SETTINGS.shards))
     )
     committed = commit(day)
-    checked >> committed >> clear_detections(day) >> counted >> update_cases(day) >> publish(day)
+    (
+        checked
+        >> validate(day)
+        >> committed
+        >> clear_detections(day)
+        >> counted
+        >> update_cases(day)
+        >> publish(day)
+    )
 
 
 recon_nightly()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 CATALOGUE_VERSION = 1
 
@@ -80,6 +81,7 @@ DETECTION_COLUMNS = (
     "currency",
     "summary",
     "evidence",
+    "amount_kind",
 )
 
 # Statuses people set, and `withdrawn`, set by a rerun of the latest night to a case that
@@ -93,6 +95,19 @@ OPEN_STATUSES = ("open", "acknowledged")
 NOTE_REQUIRED_STATUSES = ("resolved", "false_positive")
 # What kind of money amount_at_risk is (contract section 3); null when the amount is null.
 AMOUNT_KINDS = ("refund_due", "revenue_leakage", "misbilled", "revenue_at_risk")
+# The kind of each rule's amounts; TARIFF_MISMATCH's depends on the sign (amount_kind).
+RULE_KINDS = {
+    "CHARGE_AFTER_DEACTIVATION": "refund_due",
+    "USAGE_AFTER_DEACTIVATION": "refund_due",
+    "DUPLICATE_RECURRING_CHARGE": "refund_due",
+    "TARIFF_MISMATCH": "refund_due",
+    "UNBILLED_ACTIVE_LINE": "revenue_leakage",
+    "UNKNOWN_SIM_CHARGED": "misbilled",
+    "WRONG_DISCONNECT_LETTER": "revenue_at_risk",
+}
+SIGNED_RULE = "TARIFF_MISMATCH"  # negative = undercharged = revenue_leakage
+# Published after CASE_COLUMNS (contract section 3: more columns may follow the twenty).
+PUBLISHED_COLUMNS = (*CASE_COLUMNS, "amount_kind")
 NO_LONGER_DETECTED = "no_longer_detected"
 
 
@@ -109,3 +124,18 @@ def case_id(rule_id: str, key_values: list[object] | tuple[object, ...]) -> str:
     """First 16 hex digits of SHA-256 of the rule id and key values joined with '|'."""
     text = "|".join([rule_id, *(key_text(v) for v in key_values)])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def amount_kind(rule_id: str, amount: Decimal | None) -> str | None:
+    """The kind of a case's amount (contract section 3); None when it has no amount."""
+    if amount is None or rule_id not in RULE_KINDS:
+        return None
+    if rule_id == SIGNED_RULE and amount < 0:
+        return "revenue_leakage"
+    return RULE_KINDS[rule_id]
+
+
+def total_value(kind: str | None, amount: Decimal) -> Decimal:
+    """What an amount adds to its kind's total: revenue leakage counts as its absolute
+    value (an undercharge of -4.48 is 4.48 of leakage); every other kind as it is."""
+    return abs(amount) if kind == "revenue_leakage" else amount

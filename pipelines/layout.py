@@ -16,7 +16,7 @@ Warehouse:
     staging/business_date=D/published.parquet, outcome.json
     cases/business_date=D/cases.parquet, cases.csv, summary.json, report.html
     quality/<source>/business_date=D/validation.json, summary.json  data-quality results
-    quality/data_docs/index.html, nights.json, business_date=D/<source>/
+    quality/pages/index.html, nights.json, business_date=D/index.html
     alerts/business_date=D/<run>-<task>.json
     recon.db                                                        the embedded case store
     _recon.lock                                                     one run at a time
@@ -35,9 +35,9 @@ STATS_FILE = "_ingest.json"
 QUARANTINE_FILE = "quarantine.parquet"
 VALIDATION_FILE = "validation.json"
 SUMMARY_FILE = "summary.json"
-DOCS_PREFIX = "quality/data_docs"
-DOCS_INDEX = f"{DOCS_PREFIX}/index.html"
-DOCS_NIGHTS = f"{DOCS_PREFIX}/nights.json"
+PAGES_PREFIX = "quality/pages"
+PAGES_INDEX = f"{PAGES_PREFIX}/index.html"
+PAGES_NIGHTS = f"{PAGES_PREFIX}/nights.json"
 PUBLISHED_FILE = "published.parquet"
 OUTCOME_FILE = "outcome.json"
 LOCK_KEY = "_recon.lock"
@@ -115,6 +115,11 @@ def outcome_key(business_date: date) -> str:
     return f"{staging_prefix(business_date)}/{OUTCOME_FILE}"
 
 
+def staged_kpis_key(business_date: date) -> str:
+    """The night's KPIs as update_cases computed them, for publish."""
+    return f"{staging_prefix(business_date)}/kpis.json"
+
+
 def staged_source_prefix(source: str, business_date: date) -> str:
     """A source's partition checked and staged, not yet in the curated history."""
     return f"{staging_prefix(business_date)}/sources/{source}"
@@ -159,6 +164,16 @@ def cases_summary_key(business_date: date) -> str:
     return f"{cases_prefix(business_date)}/{SUMMARY_FILE}"
 
 
+def letters_to_hold_key(business_date: date, extension: str) -> str:
+    """`letters_to_hold.csv` or `.parquet` of a published night (contract section 3.1)."""
+    return f"{cases_prefix(business_date)}/letters_to_hold.{extension}"
+
+
+def kpis_key(business_date: date) -> str:
+    """The night's KPIs, beside its summary (docs/kpis.md)."""
+    return f"{cases_prefix(business_date)}/kpis.json"
+
+
 # -- data quality ----------------------------------------------------------------------------
 
 
@@ -170,23 +185,15 @@ def quality_summary_key(source: str, business_date: date) -> str:
     return f"{quality_prefix(source, business_date)}/{SUMMARY_FILE}"
 
 
-def docs_night(business_date: date) -> str:
-    """The folder of a night's Data Docs sites, relative to DOCS_PREFIX."""
-    return partition(business_date)
+def quality_page(business_date: date) -> str:
+    """The data-quality page of a night (its four sources), relative to PAGES_PREFIX."""
+    return f"{partition(business_date)}/index.html"
 
 
-def docs_site(source: str, business_date: date) -> str:
-    """The folder of a validation's Data Docs site, relative to DOCS_PREFIX."""
-    return f"{docs_night(business_date)}/{source}"
-
-
-def docs_result_page(key: str) -> tuple[str, date, str] | None:
-    """(page relative to DOCS_PREFIX, business date, source) of a Data Docs result page."""
-    pattern = rf"{DOCS_PREFIX}/(business_date=({_DATE})/([a-z_]+)/validations/[^ ]+\.html)"
-    match = re.fullmatch(pattern, key)
-    if not match:
-        return None
-    return match.group(1), date.fromisoformat(match.group(2)), match.group(3)
+def quality_page_date(key: str) -> date | None:
+    """The business date of a night's data-quality page key, or None for another key."""
+    match = re.fullmatch(rf"{PAGES_PREFIX}/business_date=({_DATE})/index\.html", key)
+    return date.fromisoformat(match.group(1)) if match else None
 
 
 # -- alerts ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """One night of reconciliation in steps that keep their state in the warehouse.
 
-    prepare -> load (x4) -> gate -> validate (x4) -> commit -> reconcile (per shard)
+    prepare -> load (x4) -> gate -> validate (the four at once) -> commit -> reconcile (per shard)
             -> update_cases -> publish
 
 `run_night` chains them in one process under the warehouse's lock (`recon run`); the
@@ -43,6 +43,7 @@ from pipelines.ingest.commit import (
     commit_record,
     roll_forward,
     stage_partition,
+    staged_quarantine,
     staged_rows,
     staged_stats,
 )
@@ -55,11 +56,13 @@ from pipelines.ingest.gate import (
     with_problems,
 )
 from pipelines.ingest.warehouse import curated_dates, scan_curated
-from pipelines.publish import money_by_currency, publish_night, published_summary
+from pipelines.kpis import kpis_document
+from pipelines.publish import money_by_kind, publish_night, published_summary
 from pipelines.publish.charts import DRAWN, draw_trends, plain_rows
-from pipelines.quality import CriticalExpectationFailed, ValidationOutcome, validate_night
-from pipelines.quality import validate_source as gx_validate_source
+from pipelines.publish.holds import LETTER_RULES, hold_files, hold_rows
+from pipelines.quality import Checked, CriticalExpectationFailed, ValidationOutcome, validate_night
 from pipelines.rules import NightInputs, evaluate
+from pipelines.rules.clearing import clearing_evidence
 from pipelines.rules.shards import shard_customers
 from pipelines.settings import GateSettings, case_store_url, lock_wait
 from pipelines.storage import Storage, open_storage, parquet_bytes
@@ -233,12 +236,13 @@ def pass_gate(verdict: GateVerdict, report: Report | None) -> None:
 
 
 def validate_inputs(
-    landing: Storage, warehouse: Storage, business_date: date, rows: Mapping[str, tuple[int, int]]
+    landing: Storage, warehouse: Storage, business_date: date, checked: Mapping[str, Checked]
 ) -> None:
-    """Data-quality validation of the night's checked inputs; keeps each source's summary
-    for this run's publish. A critical failure is BadInput."""
+    """Data-quality validation of the night's four checked sources in one call (GX imported
+    once), then the night's pages; keeps each source's summary for this run's publish. A
+    critical failure is BadInput."""
     try:
-        night = validate_night(landing, warehouse, business_date, rows)
+        night = validate_night(landing, warehouse, business_date, checked)
     except CriticalExpectationFailed as exc:
         raise BadInput(business_date, [exc]) from exc
     for outcome in night.outcomes.values():
@@ -279,15 +283,17 @@ def ingest_source(
     return loaded.stats()
 
 
-def validate_staged(
-    landing: Storage, warehouse: Storage, source: str, business_date: date
-) -> ValidationOutcome:
-    """Validate a staged partition; raises CriticalExpectationFailed on a critical failure."""
-    stats = staged_stats(warehouse, source, business_date)
-    rows = (int(str(stats["rows_loaded"])), int(str(stats["rows_quarantined"])))
-    outcome = gx_validate_source(landing, warehouse, source, business_date, rows)
-    stage_quality(warehouse, outcome)
-    return outcome
+def validate_staged(landing: Storage, warehouse: Storage, business_date: date) -> None:
+    """Validate the night's four staged sources (the DAG's one `validate` task); BadInput
+    on a critical failure."""
+    checked = {
+        s: Checked.of(
+            int(str(staged_stats(warehouse, s, business_date)["rows_loaded"])),
+            staged_quarantine(warehouse, s, business_date),
+        )
+        for s in SOURCES
+    }
+    validate_inputs(landing, warehouse, business_date, checked)
 
 
 def gate_and_commit(
@@ -382,9 +388,16 @@ def update_cases(
     started = started or datetime.now(UTC)
     run_id = f"{business_date.isoformat()}T{started:%Y%m%dT%H%M%S%fZ}"
     detections = staged_detections(warehouse, business_date)
+    inputs = night_inputs(warehouse, business_date)
     with open_store(db_url, warehouse.root) as store:
-        outcome = store.record_night(business_date, detections, run_id)
+        outcome = store.record_night(
+            business_date, detections, run_id, lambda rows: clearing_evidence(inputs, rows)
+        )
+        stats = {s: ingest_stats(warehouse, s, business_date) for s in SOURCES}
+        day = business_date
+        kpis = kpis_document(store.engine, day, day, day, stats)
         trends = read_trends(store.engine, as_of=business_date)
+    warehouse.write_bytes(layout.staged_kpis_key(business_date), _json(kpis))
     meta = {
         "run_id": run_id,
         "started_at": started.isoformat(),
@@ -406,8 +419,9 @@ def publish(warehouse: Storage, business_date: date) -> NightResult:
     summary["gate"] = night["gate"]
     summary["inputs"] = {"commit_id": night["commit_id"]}
     summary["quality"] = _quality(warehouse, business_date, night["validated"])
+    kpis = json.loads(warehouse.read_bytes(layout.staged_kpis_key(business_date)))
     charts = draw_trends(meta.get("trends", {}))
-    report = publish_night(warehouse, business_date, cases, summary, charts)
+    report = publish_night(warehouse, business_date, cases, summary, kpis, charts)
     warehouse.delete_prefix(layout.staging_prefix(business_date))
     log.info("business date %s: %d cases published, report %s", business_date, cases.height, report)
     return NightResult(business_date, summary, report)
@@ -424,7 +438,7 @@ def _quality(warehouse: Storage, business_date: date, validated: bool) -> dict[s
     return {
         "validated": True,
         "success": all(s["success"] for s in sources.values()),
-        "data_docs": warehouse.uri(layout.DOCS_INDEX),
+        "pages": warehouse.uri(layout.PAGES_INDEX),
         "sources": sources,
     }
 
@@ -476,8 +490,8 @@ def _night(
         verdict = judge_night(warehouse, business_date, stats, inventory, settings, db_url)
         pass_gate(verdict, report)
         if validate:
-            rows = {s: (p.rows_loaded, p.rows_quarantined) for s, p in parts.items()}
-            validate_inputs(landing, warehouse, business_date, rows)
+            checked = {s: Checked.of(p.rows_loaded, p.quarantined) for s, p in parts.items()}
+            validate_inputs(landing, warehouse, business_date, checked)
     except BadInput:
         warehouse.delete_prefix(layout.staging_prefix(business_date))
         raise
@@ -493,7 +507,8 @@ def _night(
 
 
 def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFrame) -> dict:
-    """The run summary: rows per source, cases per rule, money at risk per rule."""
+    """The run summary: rows per source, cases per rule, money per rule, kind and currency
+    (`amount_by_kind`, contract section 3) and the cases without an amount (`not_priced`)."""
     rules = {}
     for rule_id in RULE_SPECS:
         found = cases.filter(pl.col("rule_id") == rule_id)
@@ -504,7 +519,8 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "still_open": counts.get("still_open", 0),
             "closed": counts.get("closed", 0),
             "withdrawn": counts.get("withdrawn", 0),
-            "amount_at_risk": money_by_currency(found),
+            "amount_by_kind": money_by_kind(found),
+            "not_priced": found["amount_at_risk"].null_count(),
         }
     return {
         "contract_version": CONTRACT_VERSION,
@@ -523,9 +539,27 @@ def night_summary(business_date: date, meta: dict, stats: dict, cases: pl.DataFr
             "new": sum(r["new"] for r in rules.values()),
             "closed": sum(r["closed"] for r in rules.values()),
             "withdrawn": sum(r["withdrawn"] for r in rules.values()),
-            "amount_at_risk": money_by_currency(cases),
+            "amount_by_kind": money_by_kind(cases),
+            "not_priced": cases["amount_at_risk"].null_count(),
         },
     }
+
+
+def rewrite_hold_list(
+    warehouse_uri: str, business_date: date, db_url: str | None = None
+) -> list[dict]:
+    """Write the night's letters_to_hold files again from the case store's current
+    statuses (contract section 3.1, `recon letters hold-list`); returns their rows.
+
+    Raises LookupError when the night is not published."""
+    warehouse = open_storage(warehouse_uri)
+    if not warehouse.exists(layout.cases_summary_key(business_date)):
+        raise LookupError(f"business date {business_date} is not published in {warehouse_uri}")
+    with open_store(db_url, warehouse.root) as store:
+        rows = hold_rows(store.night_cases(business_date, LETTER_RULES))
+    for name, data in hold_files(rows).items():
+        warehouse.write_bytes(f"{layout.cases_prefix(business_date)}/{name}", data)
+    return rows
 
 
 def business_dates(start: date, end: date) -> Iterator[date]:

@@ -45,6 +45,8 @@ SOURCES = ("store_transactions", "sim_inventory", "billing_lines", "retention_ca
 ENV_QUARANTINE_MAX = "RECON_QUARANTINE_MAX"  # every source; RECON_QUARANTINE_MAX_<SOURCE> for one
 ENV_INVENTORY_MIN_SHARE = "RECON_INVENTORY_MIN_SHARE"
 ENV_LOCK_WAIT = "RECON_LOCK_WAIT"
+ENV_QUALITY_PAGES = "RECON_QUALITY_PAGES"
+DEFAULT_QUALITY_PAGES = 90
 DEFAULT_QUARANTINE_MAX = Decimal("0.01")
 DEFAULT_INVENTORY_MIN_SHARE = Decimal("0.98")
 DEFAULT_LOCK_WAIT = 600.0
@@ -391,3 +393,14 @@ def lock_wait(env: Mapping[str, str] = os.environ, seconds: float | None = None)
     if not value >= 0:
         raise ConfigError(f"{ENV_LOCK_WAIT}={raw!r} must not be negative")
     return value
+
+
+def quality_pages(env: Mapping[str, str] = os.environ) -> int:
+    """How many nights keep their rendered data-quality pages (the newest ones; the
+    validation results of every night are kept): RECON_QUALITY_PAGES, else 90."""
+    raw = env.get(ENV_QUALITY_PAGES, "").strip()
+    if not raw:
+        return DEFAULT_QUALITY_PAGES
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{ENV_QUALITY_PAGES}={raw!r} is not a number of nights (1 or more)")
+    return int(raw)

@@ -29,8 +29,10 @@ CREATE TABLE cases (
     decided_on DATE,
     next_update_by DATE,
     letter_send_date DATE,
+    amount_kind TEXT,
     CONSTRAINT pk_cases PRIMARY KEY (case_id),
     CONSTRAINT ck_cases_status CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive', 'withdrawn')),
+    CONSTRAINT ck_cases_amount_kind CHECK (amount_kind IN ('refund_due', 'revenue_leakage', 'misbilled', 'revenue_at_risk')),
     CONSTRAINT ck_cases_closed_on CHECK (closed_on IS NULL OR resolution = 'no_longer_detected'),
     CONSTRAINT ck_cases_seen_order CHECK (first_seen <= last_seen)
 );
@@ -117,9 +119,33 @@ CREATE TABLE case_sightings (
 
 CREATE INDEX ix_case_sightings_business_date ON case_sightings (business_date);
 
+CREATE TABLE recoveries (
+    id SERIAL NOT NULL,
+    case_id TEXT NOT NULL,
+    recovered_on DATE NOT NULL,
+    amount NUMERIC(18, 2),
+    currency TEXT,
+    amount_kind TEXT,
+    method TEXT NOT NULL,
+    evidence TEXT,
+    business_date DATE,
+    run_id TEXT,
+    actor TEXT NOT NULL,
+    recorded_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    CONSTRAINT pk_recoveries PRIMARY KEY (id),
+    CONSTRAINT ck_recoveries_method CHECK (method IN ('no_longer_detected', 'credit_note', 're_bill', 'letter_held')),
+    CONSTRAINT ck_recoveries_amount_kind CHECK (amount_kind IN ('refund_due', 'revenue_leakage', 'misbilled', 'revenue_at_risk')),
+    CONSTRAINT fk_recoveries_case_id_cases FOREIGN KEY(case_id) REFERENCES cases (case_id),
+    CONSTRAINT fk_recoveries_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (run_id)
+);
+
+CREATE INDEX ix_recoveries_case_id_id ON recoveries (case_id, id);
+
+CREATE INDEX ix_recoveries_recovered_on ON recoveries (recovered_on);
+
 CREATE TABLE casestore_alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT casestore_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO casestore_alembic_version (version_num) VALUES ('0003_withdrawn_status');
+INSERT INTO casestore_alembic_version (version_num) VALUES ('0004_amount_kind_recoveries');

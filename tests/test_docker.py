@@ -55,9 +55,14 @@ DESK_ONLY = {
 CELERY_SUBCOMMANDS = {"worker", "flower", "stop"}
 
 
+REQUIRED = re.compile(r"\$\{(\w+):\?[^}]+\}")
+
+
 def default(value: str) -> str:
-    """The value compose uses when `${NAME:-default}` is not overridden."""
-    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+    """The value compose uses when `${NAME:-default}` is not overridden; a required
+    `${NAME:?message}` (a credential) stands as `<NAME>`."""
+    value = REQUIRED.sub(r"<\1>", str(value))
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
 
 
 def env_read_by_code() -> set[str]:
@@ -136,9 +141,48 @@ def test_connections_and_uris_point_at_the_stack():
     assert endpoint.hostname in SERVICES and endpoint.hostname == "minio"
     db = urlsplit(default(env["AIRFLOW_CONN_RECON_DB"]))
     assert db.hostname == "postgres" and db.hostname in SERVICES
-    init_sql = (DOCKER / "postgres" / "init-recon.sql").read_text()
-    assert f"CREATE DATABASE {db.path.lstrip('/')} OWNER {db.username}" in init_sql
-    assert f"CREATE ROLE {db.username} LOGIN PASSWORD '{db.password}'" in init_sql
+    init = (DOCKER / "postgres" / "init-recon.sh").read_text()
+    assert f"CREATE DATABASE {db.path.lstrip('/')} OWNER {db.username}" in init
+    assert f"CREATE ROLE {db.username} LOGIN PASSWORD :'recon_password'" in init
+    assert db.password == "<RECON_DB_PASSWORD>"
+    postgres = SERVICES["postgres"]["environment"]
+    assert postgres["RECON_DB_PASSWORD"] == "${RECON_DB_PASSWORD:?set RECON_DB_PASSWORD}"
+    assert '-v recon_password="$RECON_DB_PASSWORD"' in init
+
+
+def test_every_published_port_listens_on_loopback_only():
+    published = {
+        name: [str(p) for p in service.get("ports", [])] for name, service in SERVICES.items()
+    }
+    assert {n for n, ports in published.items() if ports} == {
+        "minio",
+        "airflow-apiserver",
+        "recon-desk",
+    }
+    for name, ports in published.items():
+        for port in ports:
+            assert default(port).startswith("127.0.0.1:"), f"{name} publishes {port}"
+
+
+SECRET = re.compile(r"PASSWORD|SECRET|FERNET|ROOT_USER|ACCESS_KEY")
+
+
+def test_every_credential_comes_from_the_environment():
+    """No default password anywhere: a secret, or the password of a URL, is `${NAME:?...}`,
+    so compose refuses to start until it is set (docker/.env)."""
+    secrets = urls = 0
+    for name, service in SERVICES.items():
+        for var, value in (service.get("environment") or {}).items():
+            text = default(str(value))
+            url = urlsplit(text)
+            if url.scheme and "@" in url.netloc:
+                urls += 1
+                assert re.fullmatch(r"<\w+>", url.password or ""), f"{name}: {var}: {text}"
+            elif SECRET.search(var) and var != "RECON_SECRET_KEY":  # the desk's: empty = off
+                secrets += 1
+                assert re.fullmatch(r"<\w+>", text), f"{name}: {var} has a default: {text}"
+    assert secrets >= 10 and urls >= 8
+    assert "minioadmin" not in (DOCKER / "compose.yaml").read_text()
 
 
 PARSE_CLI = r"""

@@ -19,12 +19,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pipelines import layout
+from pipelines import layout, redact
 from pipelines.settings import SOURCES, AlertSettings, alert_settings
 
 log = logging.getLogger(__name__)
 
 CLAIM_WAIT_SECONDS = 30.0
+# Airflow's wrappers of recon's messages (the DAG raises them with a recon error's text).
+OWN_ERRORS = {"AirflowFailException", "AirflowException"}
 Send = Callable[[Mapping[str, Any], AlertSettings, Mapping[str, Any]], None]
 
 
@@ -43,12 +45,13 @@ def alert_record(
     """What failed, when, with which error, and where its log is."""
     ti = context["ti"]
     error = context.get("exception")
+    reason = _reason(error)
     day = business_date.isoformat() if business_date else None
     error_type = type(error).__name__ if error is not None else None
     return {
         "text": (
             f"recon: task {ti.task_id} failed for business date {day or 'unknown'} "
-            f"(run {ti.run_id}): {error}"
+            f"(run {ti.run_id}): {reason}"
         ),
         "dag_id": ti.dag_id,
         "dag_run_id": ti.run_id,
@@ -58,9 +61,17 @@ def alert_record(
         "failed_at": (now or datetime.now(UTC)).isoformat(),
         "cause": cause(ti.task_id, error_type),
         "error_type": error_type,
-        "error": str(error) if error is not None else None,
+        "error": reason,
         "log_url": ti.log_url,
     }
+
+
+def _reason(error: BaseException | None) -> str | None:
+    """recon's own errors as they are (they name file, row, column, reason); a library's
+    without the values, SQL or parameters it quotes."""
+    if error is None:
+        return None
+    return str(error) if type(error).__name__ in OWN_ERRORS else redact.reason(error)
 
 
 def alert_key(record: Mapping[str, Any]) -> str:

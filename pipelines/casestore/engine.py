@@ -21,18 +21,20 @@ def sqlite_file(url: str | URL) -> Path | None:
 
 
 def make_engine(url: str | URL) -> Engine:
-    """An engine; SQLite gets real transactions (BEGIN on every begin) and foreign keys."""
+    """An engine that never puts SQL parameters (customer ids, evidence) into its errors or
+    logs (hide_parameters); SQLite gets real transactions (BEGIN on every begin) and
+    foreign keys."""
     url = make_url(url)
     if url.get_driver_name() == "psycopg":
         # No server-side prepared statements: their generic plans for the chunked IN
         # look-ups can fall back to sequential scans (seen: 30x slower nights).
-        return create_engine(url, connect_args={"prepare_threshold": None})
+        return create_engine(url, hide_parameters=True, connect_args={"prepare_threshold": None})
     if url.get_backend_name() != "sqlite":
-        return create_engine(url)
+        return create_engine(url, hide_parameters=True)
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: object) -> None:

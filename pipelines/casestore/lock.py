@@ -46,6 +46,7 @@ def advisory_lock(db_url: str, name: str, purpose: str, wait: float) -> Iterator
     engine = create_engine(
         db_url,
         poolclass=NullPool,
+        hide_parameters=True,
         connect_args={"application_name": label[:APPLICATION_NAME_MAX]},
     )
     try:

@@ -11,7 +11,7 @@ history row per change, recorded with the run that made it (contract section 3).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,10 +20,12 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, select, upda
 
 from pipelines.casestore.schema import (
     PIPELINE_ACTOR,
+    PIPELINE_RECOVERY,
     WITHDRAWN_RESOLUTION,
     case_history,
     case_sightings,
     cases,
+    recoveries,
 )
 from pipelines.catalogue import (
     DETECTION_COLUMNS,
@@ -40,6 +42,8 @@ DATE_FIELDS = frozenset({"period_start", "period_end", "closed_on"})
 HISTORY_RULES = tuple(r for r, spec in RULE_SPECS.items() if spec.rejudges_history)
 CHUNK = 500
 Row = dict[str, Any]
+# What cleared each case closing tonight (case_id -> JSON-able evidence), from the night.
+Clearing = Callable[[list[Row]], dict[str, Any]]
 
 
 def _now() -> datetime:
@@ -86,8 +90,16 @@ class NightWriter:
     `replaces`: the night is the latest and has earlier runs, whose work this run replaces.
     """
 
-    def __init__(self, conn: Connection, night: date, run_id: str, is_latest: bool, replaces: bool):
-        self.conn, self.night, self.run_id = conn, night, run_id
+    def __init__(
+        self,
+        conn: Connection,
+        night: date,
+        run_id: str,
+        is_latest: bool,
+        replaces: bool,
+        clearing: Clearing | None = None,
+    ):
+        self.conn, self.night, self.run_id, self.clearing = conn, night, run_id, clearing
         self.is_latest, self.replaces = is_latest, replaces
         self.stored: dict[str, Row] = {}  # case_id -> the case as stored before this run
         self.sighted: dict[str, Row] = {}  # case_id -> its sighting of tonight, if any
@@ -285,8 +297,64 @@ class NightWriter:
                 [{k: v for k, v in r.items() if k != "case_id"} for r in changed_cases],
             )
         self._write_sightings(detections)
+        self._write_recoveries()
         if self.history:
             self.conn.execute(insert(case_history), self.history)
+
+    def _write_recoveries(self) -> None:
+        """Keep one pipeline recovery per case closed as no longer detected, for its current
+        closure: a closure gets one (the amount last at risk, what cleared it), a reopening
+        or a rerun that undoes the closure takes it away."""
+        ids = list(self.final)
+        have: dict[str, date] = {}
+        for chunk in chunks(ids):
+            query = select(recoveries.c.case_id, recoveries.c.recovered_on).where(
+                recoveries.c.case_id.in_(chunk), recoveries.c.method == PIPELINE_RECOVERY
+            )
+            have.update((cid, on) for cid, on in self.conn.execute(query))
+        want = {
+            cid: row["closed_on"]
+            for cid, row in self.final.items()
+            if row["resolution"] == NO_LONGER_DETECTED and row["closed_on"] is not None
+        }
+        stale = [cid for cid in have if want.get(cid) != have[cid]]
+        for chunk in chunks(stale):
+            self.conn.execute(
+                delete(recoveries).where(
+                    recoveries.c.case_id.in_(chunk), recoveries.c.method == PIPELINE_RECOVERY
+                )
+            )
+        closing = [self.final[cid] for cid in want if have.get(cid) != want[cid]]
+        if not closing:
+            return
+        cleared = self.clearing(closing) if self.clearing else {}
+        self.conn.execute(
+            insert(recoveries),
+            [
+                {
+                    "case_id": row["case_id"],
+                    "recovered_on": row["closed_on"],
+                    "amount": row["amount_at_risk"],
+                    "currency": row["currency"],
+                    "amount_kind": row["amount_kind"],
+                    "method": PIPELINE_RECOVERY,
+                    "evidence": json.dumps(
+                        {
+                            "cleared_on": str(row["closed_on"]),
+                            "last_seen": str(row["last_seen"]),
+                            **cleared.get(row["case_id"], {}),
+                        },
+                        sort_keys=True,
+                        default=str,
+                    ),
+                    "business_date": self.night,
+                    "run_id": self.run_id,
+                    "actor": PIPELINE_ACTOR,
+                    "recorded_at": _now(),
+                }
+                for row in closing
+            ],
+        )
 
     def _changes(self, old: Row, new: Row) -> None:
         """History rows for what tonight changed in a stored case (dates and counts aside)."""
@@ -308,6 +376,9 @@ class NightWriter:
             action, note = "reopened", f"detected again on {night} after its withdrawal"
         elif new["resolution"] == NO_LONGER_DETECTED:
             action, note = "closed", f"no longer detected on {night}"
+            if new["amount_at_risk"] is not None:
+                note += f": {new['amount_at_risk']} {new['currency'] or ''} no longer at risk"
+                note = note.rstrip()
         else:
             action, note = "reopened", f"detected again on {night}"
         self._history(cid, action, old["status"], new["status"], note, closing or None)

@@ -44,8 +44,6 @@ MINE, UNASSIGNED, MINE_OR_UNASSIGNED, ANYONE = "mine", "unassigned", "mine-or-un
 OWNER_KEYWORDS = (MINE_OR_UNASSIGNED, MINE, UNASSIGNED, ANYONE)
 DUE_CHOICES = ("overdue", "today", "next7")
 ORDERS = ("triage", "due", "amount", "age", "first_seen")
-# amount_kind (contract section 3) is filtered on when the case store has the column.
-AMOUNT_KIND = cases.c.get("amount_kind")
 LIST_COLUMNS = tuple(c for c in cases.c if c.name != "evidence")
 
 
@@ -166,7 +164,7 @@ class Queue:
         if f.statuses and "status" not in skip:
             where.append(c.status.in_(f.statuses))
         if f.amount_kinds and "amount_kind" not in skip:
-            where.append(false() if AMOUNT_KIND is None else AMOUNT_KIND.in_(f.amount_kinds))
+            where.append(c.amount_kind.in_(f.amount_kinds))
         if "owner" not in skip:
             where.extend(_owner_condition(f.owner, viewer))
         if f.min_amount is not None:
@@ -271,8 +269,12 @@ class Queue:
             (cases.c.owner == f.owner, "named"),
             else_="other",
         )
-        columns: list[ColumnElement[Any]] = [cases.c.status, cases.c.severity, cases.c.rule_id]
-        columns.append(literal(None) if AMOUNT_KIND is None else AMOUNT_KIND)
+        columns: list[ColumnElement[Any]] = [
+            cases.c.status,
+            cases.c.severity,
+            cases.c.rule_id,
+            cases.c.amount_kind,
+        ]
         skip_facets = {"status", "severity", "rule_id", "amount_kind", "owner"}
         where = self._conditions(f, viewer, skip=skip_facets)
         query = select(*columns, bucket, func.count()).where(*where).group_by(*columns, bucket)
@@ -299,8 +301,6 @@ class Queue:
                 owner_counts[ANYONE] += n
                 if owner_bucket in (MINE, UNASSIGNED):
                     owner_counts[owner_bucket] += n
-        if AMOUNT_KIND is None:
-            counts.pop("amount_kind")
         counts["owner"] = owner_counts
         counts["flags"] = {"overdue": overdue, "promise_overdue": promises}
         return counts

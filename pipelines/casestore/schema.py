@@ -39,7 +39,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
 from pipelines.casestore.migrate import VERSION_TABLE, head
-from pipelines.catalogue import NO_LONGER_DETECTED, STATUSES, WITHDRAWN
+from pipelines.catalogue import AMOUNT_KINDS, NO_LONGER_DETECTED, STATUSES, WITHDRAWN
 
 DDL_PATH = Path(__file__).resolve().parents[2] / "sql" / "case_store.sql"
 CENT = Decimal("0.01")
@@ -57,6 +57,10 @@ HISTORY_ACTIONS = (
     WITHDRAWN,
 )
 ROLES = ("agent", "lead", "auditor", "admin")
+# How money at risk was recovered: the pipeline's no_longer_detected, or what a person did.
+PIPELINE_RECOVERY = NO_LONGER_DETECTED
+PERSON_RECOVERY_METHODS = ("credit_note", "re_bill", "letter_held")
+RECOVERY_METHODS = (PIPELINE_RECOVERY, *PERSON_RECOVERY_METHODS)
 
 
 class Money(TypeDecorator[Decimal]):
@@ -163,7 +167,10 @@ cases = Table(
     Column("next_update_by", Date),
     # A letter case's letter goes out on this day (from the evidence): it is due the day before.
     Column("letter_send_date", Date),
+    # What kind of money amount_at_risk is (contract section 3), null without an amount.
+    Column("amount_kind", Text),
     CheckConstraint(_in("status", STATUSES), name="status"),
+    CheckConstraint(_in("amount_kind", AMOUNT_KINDS), name="amount_kind"),
     CheckConstraint(f"closed_on IS NULL OR resolution = '{NO_LONGER_DETECTED}'", name="closed_on"),
     CheckConstraint("first_seen <= last_seen", name="seen_order"),
     Index(None, "rule_id", "status"),
@@ -217,6 +224,29 @@ case_history = Table(
     Index(None, "case_id", "id"),
 )
 
+# Money no longer at risk: the pipeline's when a history-rejudging case closes as no longer
+# detected (one per case, its current closure), or what a person recorded on resolving.
+recoveries = Table(
+    "recoveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Text, ForeignKey(cases.c.case_id), nullable=False),
+    Column("recovered_on", Date, nullable=False),
+    Column("amount", Money),
+    Column("currency", Text),
+    Column("amount_kind", Text),
+    Column("method", Text, nullable=False),
+    # JSON: what cleared it (the lines and inventory found that night), or a person's note.
+    Column("evidence", Text),
+    Column("business_date", Date),
+    Column("run_id", Text, ForeignKey(runs.c.run_id)),
+    Column("actor", Text, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    CheckConstraint(_in("method", RECOVERY_METHODS), name="method"),
+    CheckConstraint(_in("amount_kind", AMOUNT_KINDS), name="amount_kind"),
+    Index(None, "case_id", "id"),
+    Index(None, "recovered_on"),
+)
 
 users = Table(
     "users",

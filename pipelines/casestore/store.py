@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -19,28 +20,33 @@ from sqlalchemy.engine import URL
 
 from pipelines.casestore.engine import make_engine
 from pipelines.casestore.migrate import ensure_current
-from pipelines.casestore.nightly import NightWriter
+from pipelines.casestore.nightly import Clearing, NightWriter
 from pipelines.casestore.schema import (
+    CENT,
     MANUAL_RESOLUTION,
+    PERSON_RECOVERY_METHODS,
     PIPELINE_ACTOR,
     case_history,
+    case_sightings,
     cases,
+    recoveries,
     runs,
 )
 from pipelines.catalogue import (
-    CASE_COLUMNS,
     DETECTION_COLUMNS,
     OPEN_STATUSES,
     PERSON_STATUSES,
+    PUBLISHED_COLUMNS,
     RULE_SPECS,
     SEVERITY_ORDER,
     STATUSES,
     WITHDRAWN,
+    amount_kind,
 )
 from pipelines.rules.detections import DETECTION_SCHEMA
 from pipelines.settings import case_store_url
 
-# Published after CASE_COLUMNS: the triage state behind `status`.
+# Published after PUBLISHED_COLUMNS: the triage state behind `status`.
 PUBLISHED_EXTRAS: dict[str, pl.DataType] = {
     "resolution": pl.String(),
     "owner": pl.String(),
@@ -50,6 +56,30 @@ PUBLISHED_EXTRAS: dict[str, pl.DataType] = {
 
 class CaseNotFound(KeyError):
     """No case has this case_id."""
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What a person recovered on resolving a case: an amount (None: not priced) and how."""
+
+    amount: Decimal | None
+    method: str
+
+    def __post_init__(self) -> None:
+        if self.method not in PERSON_RECOVERY_METHODS:
+            raise ValueError(
+                f"recovered how: one of {', '.join(PERSON_RECOVERY_METHODS)}, not {self.method!r}"
+            )
+        if self.amount is not None and (
+            not self.amount.is_finite()
+            or self.amount < 0
+            or self.amount != self.amount.quantize(CENT)
+        ):
+            raise ValueError(f"amount recovered must be at least 0.00, in cents: {self.amount}")
+
+    def text(self, currency: str | None) -> str:
+        amount = "not priced" if self.amount is None else f"{self.amount} {currency or ''}".strip()
+        return f"{amount} by {self.method.replace('_', ' ')}"
 
 
 @dataclass(frozen=True)
@@ -90,6 +120,11 @@ def normalise_detections(detections: pl.DataFrame) -> pl.DataFrame:
     unknown = sorted(set(frame["rule_id"]) - set(RULE_SPECS))
     if unknown:
         raise ValueError(f"detections of unknown rules: {', '.join(unknown)}")
+    for cid, rule_id, amount, kind in frame.select(
+        "case_id", "rule_id", "amount_at_risk", "amount_kind"
+    ).iter_rows():
+        if kind != amount_kind(rule_id, amount):
+            raise ValueError(f"detection {cid}: amount_kind {kind} is not its rule's")
     return frame
 
 
@@ -149,7 +184,11 @@ class CaseStore:
     # -- the nightly update -------------------------------------------------------------
 
     def record_night(
-        self, business_date: date, detections: pl.DataFrame, run_id: str
+        self,
+        business_date: date,
+        detections: pl.DataFrame,
+        run_id: str,
+        clearing: Clearing | None = None,
     ) -> NightOutcome:
         """Apply one night's detections to the cases, in one transaction.
 
@@ -159,7 +198,8 @@ class CaseStore:
         than any recorded night, open or acknowledged cases of history-rejudging rules not
         found tonight (and last seen before it) close as no longer detected. A rerun of the
         latest night replaces its earlier runs' work (see `nightly`): what only they raised
-        and this run does not find is withdrawn.
+        and this run does not find is withdrawn. A case closed as no longer detected gets a
+        recovery: its amount, and what `clearing` says cleared it.
         """
         frame = normalise_detections(detections)
         night = business_date
@@ -170,7 +210,8 @@ class CaseStore:
             is_latest = latest is None or night >= latest
             replaces = latest == night
             conn.execute(insert(runs).values(run_id=run_id, business_date=night, started_at=_now()))
-            writer = NightWriter(conn, night, run_id, is_latest, replaces).apply(frame.to_dicts())
+            writer = NightWriter(conn, night, run_id, is_latest, replaces, clearing)
+            writer.apply(frame.to_dicts())
             counts = writer.counts(frame["case_id"].to_list())
             conn.execute(
                 update(runs)
@@ -188,6 +229,7 @@ class CaseStore:
         severity: str | None = None,
         status: str | None = None,
         customer: str | None = None,
+        kind: str | None = None,
         min_amount: Decimal | int | str | None = None,
         min_age_days: int | None = None,
         as_of: date | None = None,
@@ -209,6 +251,7 @@ class CaseStore:
             (cases.c.severity, severity),
             (cases.c.status, status),
             (cases.c.customer_id, customer),
+            (cases.c.amount_kind, kind),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -224,6 +267,21 @@ class CaseStore:
         for row in rows:
             row["age_days"] = (as_of - row["first_seen"]).days
         return sorted(rows, key=_triage_order)
+
+    def night_cases(
+        self, business_date: date, rule_ids: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """The cases sighted on `business_date` (of `rule_ids`, when given), as they are now."""
+        query = (
+            select(cases)
+            .join(case_sightings, case_sightings.c.case_id == cases.c.case_id)
+            .where(case_sightings.c.business_date == business_date)
+            .order_by(cases.c.case_id)
+        )
+        if rule_ids:
+            query = query.where(cases.c.rule_id.in_(rule_ids))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def get_case(self, case_id: str) -> dict[str, Any] | None:
         """The case with its `history` (oldest first) and the customer's `other_cases`."""
@@ -256,21 +314,33 @@ class CaseStore:
 
     # -- triage by people ---------------------------------------------------------------
 
-    def set_status(self, case_id: str, status: str, by: str, note: str | None = None) -> bool:
+    def set_status(
+        self,
+        case_id: str,
+        status: str,
+        by: str,
+        note: str | None = None,
+        recovery: Recovery | None = None,
+    ) -> bool:
         """A person sets the status; 'resolved' gets resolution 'manual'. False: no change.
 
-        `withdrawn` is the pipeline's, and a withdrawn case is no longer a case to triage.
+        Resolving may record what was recovered (`recovery`, in the case's currency), kept
+        in `recoveries` and in the history. `withdrawn` is the pipeline's, and a withdrawn
+        case is no longer a case to triage.
         """
         if status not in PERSON_STATUSES:
             raise ValueError(f"unknown status {status!r}; expected one of {PERSON_STATUSES}")
+        if recovery is not None and status != "resolved":
+            raise ValueError("a recovery is recorded when a case is resolved")
         _check_person(by)
         resolution = MANUAL_RESOLUTION if status == "resolved" else None
         with self.engine.begin() as conn:
             old = _case_for_update(conn, case_id)
             if old["status"] == WITHDRAWN:
                 raise ValueError(f"case {case_id} was withdrawn by a rerun; it is not a case")
-            if (old["status"], old["resolution"]) == (status, resolution):
+            if (old["status"], old["resolution"]) == (status, resolution) and recovery is None:
                 return False
+            today = _now().date()
             conn.execute(
                 update(cases)
                 .where(cases.c.case_id == case_id)
@@ -278,17 +348,38 @@ class CaseStore:
                     status=status,
                     resolution=resolution,
                     closed_on=None,
-                    decided_on=None if status in OPEN_STATUSES else _now().date(),
+                    decided_on=None if status in OPEN_STATUSES else today,
                     updated_at=_now(),
                 )
             )
-            changes = (
-                {"resolution": [old["resolution"], resolution]}
-                if old["resolution"] != resolution
-                else None
+            changes: dict[str, list[object]] = {}
+            if old["resolution"] != resolution:
+                changes["resolution"] = [old["resolution"], resolution]
+            if recovery is not None:
+                changes["recovered"] = [None, recovery.text(old["currency"])]
+                conn.execute(
+                    insert(recoveries).values(
+                        case_id=case_id,
+                        recovered_on=today,
+                        amount=recovery.amount,
+                        currency=old["currency"] if recovery.amount is not None else None,
+                        amount_kind=old["amount_kind"] if recovery.amount is not None else None,
+                        method=recovery.method,
+                        evidence=json.dumps({"note": note}),
+                        actor=by,
+                        recorded_at=_now(),
+                    )
+                )
+            _add_history(
+                conn, case_id, by, "status_changed", old["status"], status, note, changes or None
             )
-            _add_history(conn, case_id, by, "status_changed", old["status"], status, note, changes)
         return True
+
+    def recoveries_of(self, case_id: str) -> list[dict[str, Any]]:
+        """The case's recoveries, oldest first."""
+        with self.engine.connect() as conn:
+            query = select(recoveries).where(recoveries.c.case_id == case_id)
+            return [dict(r) for r in conn.execute(query.order_by(recoveries.c.id)).mappings()]
 
     def assign(self, case_id: str, owner: str | None, by: str, note: str | None = None) -> bool:
         """A person gives the case to `owner` (None: nobody). False: no change."""
@@ -326,7 +417,7 @@ def _published(
     final: dict[str, dict[str, Any]],
     published_state: dict[str, dict[str, Any]],
 ) -> pl.DataFrame:
-    """Tonight's detections with their published state: CASE_COLUMNS then PUBLISHED_EXTRAS."""
+    """Tonight's detections with their published state: PUBLISHED_COLUMNS, PUBLISHED_EXTRAS."""
     state_columns = {
         "status": pl.String(),
         "first_seen": pl.Date(),
@@ -342,7 +433,7 @@ def _published(
     return (
         frame.join(state, on="case_id", how="left")
         .with_columns(business_date=pl.lit(night, dtype=pl.Date()))
-        .select(*CASE_COLUMNS, *PUBLISHED_EXTRAS)
+        .select(*PUBLISHED_COLUMNS, *PUBLISHED_EXTRAS)
         .sort("rule_id", "case_id")
     )
 

@@ -6,6 +6,7 @@ Every change is recorded in case_history under the account's name, never a typed
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,7 +19,13 @@ from pipelines.casestore.access import (
 )
 from pipelines.casestore.accounts import Account, Accounts
 from pipelines.casestore.schema import cases
-from pipelines.casestore.store import CaseNotFound, CaseStore, _add_history, _case_for_update
+from pipelines.casestore.store import (
+    CaseNotFound,
+    CaseStore,
+    Recovery,
+    _add_history,
+    _case_for_update,
+)
 from pipelines.catalogue import NOTE_REQUIRED_STATUSES, PERSON_STATUSES
 
 CONTACT_CHANNELS = ("phone", "email", "sms", "letter", "store", "social", "chat")
@@ -39,6 +46,23 @@ def _note(note: str | None, required: bool, what: str) -> str | None:
     return text or None
 
 
+def recovery_of(amount: str | None, how: str | None) -> Recovery | None:
+    """A person's recovery from form or command-line text: none without `how`."""
+    how, amount = (how or "").strip(), (amount or "").strip()
+    if not how:
+        if amount:
+            raise TriageError("say how the amount was recovered")
+        return None
+    try:
+        value = Decimal(amount) if amount else None
+    except InvalidOperation as exc:
+        raise TriageError(f"recovered: not an amount: {amount[:40]!r}") from exc
+    try:
+        return Recovery(value, how)
+    except ValueError as exc:
+        raise TriageError(str(exc)) from exc
+
+
 class Triage:
     """The changes people make to cases, each checked against the account's role."""
 
@@ -53,13 +77,23 @@ class Triage:
             raise CaseNotFound(case_id)
         return row.owner
 
-    def set_status(self, account: Account, case_id: str, status: str, note: str | None) -> bool:
-        """Change the status (note required to resolve or mark false positive)."""
+    def set_status(
+        self,
+        account: Account,
+        case_id: str,
+        status: str,
+        note: str | None,
+        recovery: Recovery | None = None,
+    ) -> bool:
+        """Change the status (note required to resolve or mark false positive); resolving
+        may record what was recovered and how."""
         if status not in PERSON_STATUSES:
             raise TriageError(f"a person sets one of {', '.join(PERSON_STATUSES)}, not {status!r}")
+        if recovery is not None and status != "resolved":
+            raise TriageError("an amount recovered is recorded when the case is resolved")
         check_case_change(account, self._owner(case_id))
         text = _note(note, status in NOTE_REQUIRED_STATUSES, f"set {status.replace('_', ' ')}")
-        return self.store.set_status(case_id, status, account.name, text)
+        return self.store.set_status(case_id, status, account.name, text, recovery)
 
     def assign(
         self, account: Account, case_id: str, owner: str | None, note: str | None = None

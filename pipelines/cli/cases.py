@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 import getpass
-import io
 import json
 from collections.abc import Callable
 from datetime import date, datetime
@@ -20,10 +18,19 @@ from pipelines.casestore.access import Forbidden
 from pipelines.casestore.accounts import Account, Accounts
 from pipelines.casestore.engine import sqlite_file
 from pipelines.casestore.migrate import SchemaError
+from pipelines.casestore.schema import PERSON_RECOVERY_METHODS
 from pipelines.casestore.schema import cases as cases_table
 from pipelines.casestore.store import CaseNotFound, CaseStore
-from pipelines.casestore.triage import Triage
-from pipelines.catalogue import PERSON_STATUSES, RULE_SPECS, SEVERITY_ORDER, STATUSES
+from pipelines.casestore.triage import Triage, recovery_of
+from pipelines.catalogue import (
+    AMOUNT_KINDS,
+    PERSON_STATUSES,
+    RULE_SPECS,
+    SEVERITY_ORDER,
+    STATUSES,
+)
+from pipelines.csv_safe import csv_text
+from pipelines.redact import reason
 from pipelines.settings import ConfigError, api_token, case_store_url
 
 LIST_COLUMNS = (*cases_table.columns.keys(), "age_days")
@@ -34,6 +41,7 @@ TABLE_COLUMNS = (
     "status",
     "customer_id",
     "amount",
+    "amount_kind",
     "first_seen",
     "last_seen",
     "age_days",
@@ -91,10 +99,7 @@ def _store_failure(url: URL, exc: SQLAlchemyError) -> str:
     """One line on a failed case store: where and the driver's reason, never the SQL
     statement or its parameters (customer ids, evidence) that SQLAlchemy's message holds."""
     where = url.render_as_string(hide_password=True)
-    orig = getattr(exc, "orig", None)
-    reason = str(orig) if orig is not None else type(exc).__name__
-    first = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
-    return f"case store {where}: {first}"
+    return f"case store {where}: {reason(exc)}"
 
 
 def _text(value: object) -> str:
@@ -145,7 +150,7 @@ def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
 def _cell(row: dict[str, Any], column: str) -> str:
     if column == "amount":
         amount = row["amount_at_risk"]
-        return "" if amount is None else f"{amount} {row['currency'] or ''}".rstrip()
+        return "not priced" if amount is None else f"{amount} {row['currency'] or ''}".rstrip()
     text = _text(row.get(column))
     if column == "summary" and len(text) > SUMMARY_WIDTH:
         return text[: SUMMARY_WIDTH - 1] + "…"
@@ -164,6 +169,7 @@ def cases() -> None:
 @click.option("--severity", type=click.Choice(list(SEVERITY_ORDER)), help="Only this severity.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
 @click.option("--customer", help="Only this customer_id.")
+@click.option("--kind", type=click.Choice(AMOUNT_KINDS), help="Only this amount_kind.")
 @click.option(
     "--min-amount", callback=_decimal, metavar="AMOUNT", help="Only amount_at_risk at least AMOUNT."
 )
@@ -194,6 +200,7 @@ def list_cases(
     severity: str | None,
     status: str | None,
     customer: str | None,
+    kind: str | None,
     min_amount: Decimal | None,
     min_age: int | None,
     as_of: datetime | None,
@@ -205,6 +212,7 @@ def list_cases(
         severity=severity,
         status=status,
         customer=customer,
+        kind=kind,
         min_amount=min_amount,
         min_age_days=min_age,
         as_of=as_of.date() if as_of else None,
@@ -212,11 +220,7 @@ def list_cases(
     if fmt == "json":
         click.echo(json.dumps(rows, default=_json_default, ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(LIST_COLUMNS)
-        writer.writerows([_text(r[c]) for c in LIST_COLUMNS] for r in rows)
-        click.echo(out.getvalue(), nl=False)
+        click.echo(csv_text(LIST_COLUMNS, rows), nl=False)
     elif rows:
         click.echo(_table(rows, TABLE_COLUMNS))
         click.echo(f"{len(rows)} case{'s' if len(rows) != 1 else ''}")
@@ -292,10 +296,25 @@ by_option = click.option("--by", hidden=True, expose_value=False, callback=_by_r
 @click.argument("case_id")
 @click.argument("status", type=click.Choice(PERSON_STATUSES))
 @click.option("--note", required=True, help="Why.")
+@click.option("--recovered", metavar="AMOUNT", help="Resolving: the amount recovered.")
+@click.option(
+    "--how",
+    "recovered_how",
+    type=click.Choice(PERSON_RECOVERY_METHODS),
+    help="Resolving: how it was recovered.",
+)
 @by_option
 @_store_options
-def set_status(store: CaseStore, case_id: str, status: str, note: str) -> None:
-    """Set a case's status ('resolved' records resolution 'manual').
+def set_status(
+    store: CaseStore,
+    case_id: str,
+    status: str,
+    note: str,
+    recovered: str | None,
+    recovered_how: str | None,
+) -> None:
+    """Set a case's status ('resolved' records resolution 'manual'; with --how, and
+    --recovered AMOUNT in the case's currency, what was recovered).
 
     The change is recorded as the OS user (os:NAME), or as the account of the bearer token
     in RECON_TOKEN, whose role then applies.
@@ -305,14 +324,18 @@ def set_status(store: CaseStore, case_id: str, status: str, note: str) -> None:
         raise CaseNotFound(case_id)
     actor, triage, account = _acting(store)
     try:
+        recovery = recovery_of(recovered, recovered_how)
+        if recovery is not None and status != "resolved":
+            raise CasesUsageError("--recovered and --how go with status resolved")
         if triage is not None and account is not None:
-            changed = triage.set_status(account, case_id, status, note)
+            changed = triage.set_status(account, case_id, status, note, recovery)
         else:
-            changed = store.set_status(case_id, status, actor, note)
+            changed = store.set_status(case_id, status, actor, note, recovery)
     except (ValueError, Forbidden) as exc:
         raise CasesUsageError(str(exc)) from exc
     if changed:
-        click.echo(f"case {case_id}: {before['status']} -> {status} (by {actor})")
+        got = f"; recovered {recovery.text(before['currency'])}" if recovery else ""
+        click.echo(f"case {case_id}: {before['status']} -> {status} (by {actor}){got}")
     else:
         click.echo(f"case {case_id} is already {status}; nothing changed")
 

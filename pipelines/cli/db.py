@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pipelines.casestore import migrate
 from pipelines.casestore.engine import sqlite_file
+from pipelines.redact import reason
 from pipelines.settings import ConfigError, case_store_url
 
 T = TypeVar("T")
@@ -54,9 +55,7 @@ def _checked(action: Callable[[], T]) -> T:
     except migrate.SchemaError as exc:
         raise click.ClickException(str(exc)) from exc
     except SQLAlchemyError as exc:
-        orig = getattr(exc, "orig", None)  # the driver's message: no SQL, no parameters
-        reason = str(orig if orig is not None else exc).strip().splitlines()[0]
-        raise click.ClickException(f"case store unreachable or failing: {reason}") from exc
+        raise click.ClickException(f"case store unreachable or failing: {reason(exc)}") from exc
 
 
 @click.group("db")

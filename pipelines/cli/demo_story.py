@@ -43,7 +43,7 @@ def _quality(results: list[NightResult]) -> list[str]:
     passed = sum(1 for q in checked if q["success"])
     return [
         f"data quality:  {len(checked)} of {len(results)} nights validated, {passed} passed "
-        f"every suite; Data Docs: {checked[-1]['data_docs']}"
+        f"every suite; pages: {checked[-1]['pages']}"
     ]
 
 

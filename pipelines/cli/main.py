@@ -16,11 +16,15 @@ import click
 from pipelines.cli.cases import cases
 from pipelines.cli.db import db
 from pipelines.cli.demo_story import story, triaged
+from pipelines.cli.kpis import kpis
+from pipelines.cli.letters import letters
 from pipelines.cli.serve import serve
 from pipelines.cli.users import users
 from pipelines.ingest import RejectedPartition
 from pipelines.night import BadInput, NightResult, backfill, run_night
+from pipelines.publish import money_by_kind_text
 from pipelines.quality import CriticalExpectationFailed, NightValidation, check_night
+from pipelines.redact import describe
 from pipelines.settings import ConfigError, GateSettings, gate_settings
 from pipelines.storage import open_storage
 from pipelines.storage.lock import LockBusy
@@ -54,7 +58,7 @@ def _guarded(action: Callable[[], T]) -> T:
         sys.exit(EXIT_FAILURE)
     except Exception as exc:  # any other failure: exit 1 with the reason, not a traceback
         logging.getLogger("recon").debug("failure", exc_info=True)
-        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"error: {describe(exc)}", err=True)
         sys.exit(EXIT_FAILURE)
 
 
@@ -256,7 +260,7 @@ def validate_cmd(landing: str, warehouse: str, business_date: date) -> None:
 
     night = _guarded(checked)
     click.echo(_quality_table(night))
-    click.echo(f"\ndata docs: {night.data_docs}")
+    click.echo(f"\ndata-quality pages: {night.pages}")
     if not night.success:
         failed = CriticalExpectationFailed(list(night.outcomes.values()))
         click.echo(f"error: business date {business_date}: {failed}", err=True)
@@ -382,9 +386,9 @@ def demo(
 
 
 def _summary_table(summary: dict) -> str:
-    rows = [("rule", "found", "new", "open", "closed", "amount at risk")]
+    rows = [("rule", "found", "new", "open", "closed", "amount")]
     for rule_id, r in summary["rules"].items():
-        money = ", ".join(f"{a} {c}" for c, a in r["amount_at_risk"].items()) or "-"
+        money = money_by_kind_text(r["amount_by_kind"], r["not_priced"])
         rows.append(
             (rule_id, str(r["found"]), str(r["new"]), str(r["still_open"]), str(r["closed"]), money)
         )
@@ -404,3 +408,5 @@ main.add_command(cases)
 main.add_command(users)
 main.add_command(serve)
 main.add_command(db)
+main.add_command(letters)
+main.add_command(kpis)

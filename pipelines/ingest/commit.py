@@ -51,6 +51,13 @@ def staged_rows(warehouse: Storage, source: str, business_date: date) -> pl.Data
     return pl.read_parquet(io.BytesIO(warehouse.read_bytes(key)))
 
 
+def staged_quarantine(warehouse: Storage, source: str, business_date: date) -> pl.DataFrame | None:
+    """The quarantined rows of a staged partition, None when none was quarantined."""
+    prefix = layout.staged_source_prefix(source, business_date)
+    key = f"{prefix}/{QUARANTINE}/{layout.QUARANTINE_FILE}"
+    return pl.read_parquet(io.BytesIO(warehouse.read_bytes(key))) if warehouse.exists(key) else None
+
+
 def commit_night(warehouse: Storage, business_date: date) -> str:
     """Commit the night's four staged partitions; returns the commit id (a digest of the
     files committed, so the same inputs give the same id)."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pipelines.layout import landing_prefix
+from pipelines.storage import NotARegularFile
 
 
 class RejectedPartition(Exception):
@@ -42,3 +43,11 @@ class LandingPartition:
         """The rejection of this partition because of `file` (a key) or, if None, as a whole."""
         subject = file if file is not None else f"{self.prefix}/"
         return RejectedPartition(self.source, self.business_date, file, f"{subject}: {problem}")
+
+    def refuse(self, exc: NotARegularFile) -> RejectedPartition:
+        """The rejection of this partition because a file or folder of it is a link (or not
+        a regular file), which is never followed nor read (contract section 1)."""
+        return self.reject(
+            exc.key,
+            f"{exc.what}, refused: part files are regular files inside their partition folder",
+        )

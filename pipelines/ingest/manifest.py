@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pipelines.contract import CONTRACT_VERSION
 from pipelines.ingest.landing import LandingPartition
 from pipelines.layout import MANIFEST_NAME
-from pipelines.storage import Storage
+from pipelines.storage import NotARegularFile, Storage
 
 PART_NAME = re.compile(r"part-[^/]+\.(csv|parquet)")
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
@@ -29,8 +29,16 @@ def verified_files(landing: Storage, part: LandingPartition) -> list[ManifestFil
 
     Raises RejectedPartition when the partition is missing or incomplete, the manifest is
     malformed or names another partition, or files are missing, unlisted or corrupt.
-    Row counts are checked when the files are parsed.
+    Row counts are checked when the files are parsed. A link (the partition folder, a
+    part, the manifest) is refused, never followed.
     """
+    try:
+        return _verified_files(landing, part)
+    except NotARegularFile as exc:
+        raise part.refuse(exc) from None
+
+
+def _verified_files(landing: Storage, part: LandingPartition) -> list[ManifestFile]:
     keys = landing.list_keys(part.prefix + "/")
     if not keys:
         raise part.reject(None, "partition folder is missing")

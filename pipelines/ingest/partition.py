@@ -9,6 +9,7 @@ from datetime import date
 import polars as pl
 
 from pipelines.contract import SOURCE_SPECS, Source
+from pipelines.csv_safe import neutralised_frame
 from pipelines.ingest.landing import LandingPartition
 from pipelines.ingest.manifest import verified_files
 from pipelines.ingest.parse import split_rows
@@ -99,8 +100,15 @@ def partition_files(loaded: LoadedPartition) -> tuple[dict[str, bytes], dict[str
         return curated, {}
     return curated, {
         QUARANTINE_FILE: parquet_bytes(loaded.quarantined),
-        "quarantine.csv": loaded.quarantined.write_csv().encode(),
+        "quarantine.csv": quarantine_csv(loaded),
     }
+
+
+def quarantine_csv(loaded: LoadedPartition) -> bytes:
+    """The quarantined rows as CSV, their original text neutralised (contract section 3);
+    a money column's text that is a plain number is written as it is."""
+    money = [c.name for c in SOURCE_SPECS[loaded.source].columns if c.kind == "money"]
+    return neutralised_frame(loaded.quarantined, money).write_csv().encode()
 
 
 def commit_partition(warehouse: Storage, loaded: LoadedPartition) -> None:

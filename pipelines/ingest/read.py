@@ -8,10 +8,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pipelines.contract import Source
+from pipelines.contract import Column, Source
 from pipelines.ingest.landing import LandingPartition
 from pipelines.ingest.manifest import ManifestFile
-from pipelines.storage import Storage
+from pipelines.redact import scrub
+from pipelines.storage import NotARegularFile, Storage
 
 # RFC 4180: quoted fields may hold separators and newlines.
 CSV_PARSE = pacsv.ParseOptions(newlines_in_values=True)
@@ -26,10 +27,14 @@ def read_part(
     another number of rows than the manifest says.
     """
     key = part.key(entry.name)
+    try:
+        data = landing.read_bytes(key)
+    except NotARegularFile as exc:
+        raise part.refuse(exc) from None
     if entry.name.endswith(".csv"):
-        frame = _csv_text(landing, part, key, spec)
+        frame = _csv_text(data, part, key, spec)
     else:
-        frame = _parquet_text(landing, part, key, spec)
+        frame = _parquet_text(data, part, key, spec)
     if frame.height != entry.rows:
         raise part.reject(key, f"{frame.height} data rows but the manifest says {entry.rows}")
     return frame.with_columns(
@@ -44,9 +49,8 @@ def text_schema(spec: Source) -> dict[str, pl.DataType]:
     return {**text, "_file": pl.String(), "_row": pl.Int64()}
 
 
-def _csv_text(landing: Storage, part: LandingPartition, key: str, spec: Source) -> pl.DataFrame:
+def _csv_text(data: bytes, part: LandingPartition, key: str, spec: Source) -> pl.DataFrame:
     """Parsed with pyarrow, which (unlike polars) rejects short rows instead of padding them."""
-    data = landing.read_bytes(key)
     if not data.endswith(b"\n"):
         data += b"\n"  # a header-only file without a final newline is still a CSV file
     try:
@@ -69,15 +73,51 @@ def _csv_text(landing: Storage, part: LandingPartition, key: str, spec: Source) 
     return frame
 
 
-def _parquet_text(landing: Storage, part: LandingPartition, key: str, spec: Source) -> pl.DataFrame:
-    """Native Parquet values rendered as the text the CSV rules expect."""
-    scan = pl.scan_parquet(landing.uri(key), storage_options=landing.storage_options)
+def _parquet_text(data: bytes, part: LandingPartition, key: str, spec: Source) -> pl.DataFrame:
+    """Native Parquet values rendered as the text the CSV rules expect, once every contract
+    column's type fits the contract (section 1)."""
     try:
+        scan = pl.scan_parquet(io.BytesIO(data))
         schema = scan.collect_schema()
-        _require_columns(part, key, spec, schema.names())
+    except pl.exceptions.PolarsError as exc:
+        raise part.reject(key, f"not a readable Parquet file ({_first_line(exc)})") from exc
+    _require_columns(part, key, spec, schema.names())
+    for column in spec.columns:
+        if not _fits(column, schema[column.name]):
+            raise part.reject(
+                key,
+                f"column '{column.name}' is {schema[column.name]} but the contract needs "
+                f"{EXPECTED.get(column.kind, TEXT)}",
+            )
+    try:
         return scan.select(_as_text(name, schema[name]) for name in spec.column_names).collect()
     except pl.exceptions.PolarsError as exc:
         raise part.reject(key, f"not a readable Parquet file ({_first_line(exc)})") from exc
+
+
+# What a Parquet column of each contract kind may be: exact, and identifiers as text.
+EXPECTED = {
+    "timestamp": "a timestamp",
+    "date": "a date",
+    "money": "a decimal or a decimal string",
+    "int": "an integer",
+}
+TEXT = "a string"
+
+
+def _fits(column: Column, dtype: pl.DataType) -> bool:
+    """Whether a Parquet column's type fits its contract column (all nulls always fit)."""
+    if isinstance(dtype, pl.Null):
+        return True
+    if column.kind == "timestamp":
+        return isinstance(dtype, pl.Datetime)
+    if column.kind == "date":
+        return isinstance(dtype, pl.Date)
+    if column.kind == "money":
+        return isinstance(dtype, pl.Decimal | pl.String)
+    if column.kind == "int":
+        return dtype.is_integer()
+    return isinstance(dtype, pl.String | pl.Categorical | pl.Enum)
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -105,4 +145,5 @@ def _require_columns(part: LandingPartition, key: str, spec: Source, names: list
 
 
 def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
+    """The library's reason, without the row or values it quotes."""
+    return scrub(str(exc)) or type(exc).__name__

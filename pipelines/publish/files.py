@@ -1,4 +1,5 @@
-"""Publishing a night: cases.parquet, cases.csv, summary.json and report.html, all at once."""
+"""Publishing a night: cases.parquet, cases.csv, letters_to_hold.csv and .parquet,
+summary.json, kpis.json and report.html, all at once."""
 
 from __future__ import annotations
 
@@ -6,31 +7,24 @@ import io
 import json
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 
 import polars as pl
 
-from pipelines.catalogue import CASE_COLUMNS
+from pipelines.catalogue import PUBLISHED_COLUMNS
+from pipelines.csv_safe import neutralised_frame
 from pipelines.layout import cases_prefix, cases_summary_key
 from pipelines.publish.charts import Chart
+from pipelines.publish.holds import hold_files, hold_rows
 from pipelines.publish.report import render_report
 from pipelines.storage import Storage, parquet_bytes
 
 
 def cases_csv(cases: pl.DataFrame) -> bytes:
-    """The cases as CSV: ISO dates, decimal amounts as text, empty = null."""
+    """The cases as CSV: ISO dates, decimal amounts as text, empty = null, text that begins
+    like a formula behind an apostrophe (contract section 3)."""
     buf = io.BytesIO()
-    cases.select(CASE_COLUMNS).write_csv(buf, date_format="%Y-%m-%d")
+    neutralised_frame(cases.select(PUBLISHED_COLUMNS)).write_csv(buf, date_format="%Y-%m-%d")
     return buf.getvalue()
-
-
-def money_by_currency(cases: pl.DataFrame) -> dict[str, str]:
-    """Exact sum of amount_at_risk per currency, as decimal strings."""
-    totals: dict[str, Decimal] = {}
-    for currency, amount in cases.select("currency", "amount_at_risk").iter_rows():
-        if amount is not None and currency is not None:
-            totals[currency] = totals.get(currency, Decimal("0.00")) + amount
-    return {c: f"{v:.2f}" for c, v in sorted(totals.items())}
 
 
 def publish_night(
@@ -38,15 +32,19 @@ def publish_night(
     business_date: date,
     cases: pl.DataFrame,
     summary: dict,
+    kpis: dict,
     charts: Sequence[Chart] = (),
 ) -> str:
-    """Write the night's files into place in one swap; returns the report's URI."""
-    cases = cases.select(CASE_COLUMNS).sort("rule_id", "case_id")
+    """Write the night's files (with its letters to hold) into place in one swap; returns
+    the report's URI."""
+    cases = cases.select(PUBLISHED_COLUMNS).sort("rule_id", "case_id")
     files = {
+        **hold_files(hold_rows(cases.to_dicts())),
         "cases.parquet": parquet_bytes(cases),
         "cases.csv": cases_csv(cases),
         "summary.json": (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode(),
-        "report.html": render_report(business_date, cases, summary, charts).encode("utf-8"),
+        "kpis.json": (json.dumps(kpis, indent=2, sort_keys=True) + "\n").encode(),
+        "report.html": render_report(business_date, cases, summary, kpis, charts).encode("utf-8"),
     }
     prefix = cases_prefix(business_date)
     warehouse.replace_prefix(prefix, files)

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER
 from pipelines.publish.charts import Chart
+from pipelines.publish.totals import kind_label, money_by_kind_text
 
 LARGEST = 20
 
@@ -21,10 +22,14 @@ _env = Environment(
 
 
 def render_report(
-    business_date: date, cases: pl.DataFrame, summary: dict, charts: Sequence[Chart] = ()
+    business_date: date,
+    cases: pl.DataFrame,
+    summary: dict,
+    kpis: dict | None = None,
+    charts: Sequence[Chart] = (),
 ) -> str:
-    """Totals, cases by rule, the trends, the largest amounts, and every case's summary
-    sentence."""
+    """Totals per kind and currency, cases by rule, the night's KPIs, the trends, the
+    largest absolute amounts, and every case's summary sentence."""
     rules = [
         {"rule_id": r, "severity": RULE_SPECS[r].severity, **summary["rules"].get(r, {})}
         for r in sorted(RULE_SPECS, key=lambda r: (SEVERITY_ORDER[RULE_SPECS[r].severity], r))
@@ -38,14 +43,18 @@ def render_report(
     )
     largest = (
         cases.filter(pl.col("amount_at_risk").is_not_null())
-        .sort(["amount_at_risk", "case_id"], descending=[True, False])
+        .with_columns(_abs=pl.col("amount_at_risk").abs())
+        .sort(["_abs", "case_id"], descending=[True, False])
         .head(LARGEST)
     )
     return _env.get_template("report.html").render(
         business_date=business_date.isoformat(),
         summary=summary,
+        kpis=kpis,
         rules=rules,
         largest=largest.to_dicts(),
         cases=ordered.to_dicts(),
+        money_text=money_by_kind_text,
+        kind_label=kind_label,
         charts=charts,
     )

@@ -1,11 +1,13 @@
 """Data quality: Great Expectations suites (repository folder `expectations/`) run on every
-landing partition, results and Data Docs kept in the warehouse for auditors.
+landing partition, results kept in the warehouse, rendered as recon's own pages for auditors.
 
-    validate_night(landing, warehouse, business_date, rows)  # checked inputs, before commit
+    validate_night(landing, warehouse, business_date, checked)  # checked inputs, before commit
 
-great_expectations is imported only when a validation runs (it takes seconds to import).
+great_expectations is imported only when a validation runs (it takes seconds to import),
+once for the night's four sources.
 """
 
+from pipelines.quality.rows import Checked
 from pipelines.quality.validate import (
     Check,
     CriticalExpectationFailed,
@@ -13,15 +15,14 @@ from pipelines.quality.validate import (
     ValidationOutcome,
     check_night,
     validate_night,
-    validate_source,
 )
 
 __all__ = [
     "Check",
+    "Checked",
     "CriticalExpectationFailed",
     "NightValidation",
     "ValidationOutcome",
     "check_night",
     "validate_night",
-    "validate_source",
 ]

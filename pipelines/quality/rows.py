@@ -1,4 +1,8 @@
-"""What GX validates: a landing partition's raw text rows, derived columns, and row counts."""
+"""What GX validates: a landing partition's raw text rows, derived columns, and row counts.
+
+`_quarantined` is ingest's verdict on each row: whether it was quarantined, for any reason
+(nulls, formats, Luhn check digits, impossible dates, duplicates on this or another date).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,29 @@ from pipelines.storage import Storage
 DEACTIVATED_STATUSES = ("deactivated", "swapped_out", "lost_stolen")  # deactivated_at is set
 
 
+QUARANTINED = "_quarantined"
+POSITION = ["_file", "_row"]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What ingest made of a partition: rows loaded, and the quarantined rows' positions."""
+
+    rows_loaded: int
+    quarantined: pl.DataFrame  # `_file`, `_row` of every quarantined row
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.quarantined.height
+
+    @classmethod
+    def of(cls, rows_loaded: int, quarantined: pl.DataFrame | None) -> Checked:
+        """From a quarantine frame (None or empty: no row quarantined)."""
+        if quarantined is None or quarantined.is_empty():
+            return cls(rows_loaded, pl.DataFrame(schema={"_file": pl.String, "_row": pl.Int64}))
+        return cls(rows_loaded, quarantined.select(POSITION))
+
+
 @dataclass(frozen=True)
 class PartitionRows:
     """Every row the manifest promised, as text, with the derived columns the suite names."""
@@ -26,22 +53,31 @@ class PartitionRows:
     manifest_rows: int
 
 
-def partition_rows(landing: Storage, source: str, business_date: date) -> PartitionRows:
-    """The partition's rows before quarantine; raises RejectedPartition as ingest does."""
+def partition_rows(
+    landing: Storage, source: str, business_date: date, checked: Checked
+) -> PartitionRows:
+    """The partition's rows before quarantine, each with ingest's verdict; raises
+    RejectedPartition as ingest does."""
     spec = SOURCE_SPECS[source]
     part = LandingPartition(source, business_date)
     files = verified_files(landing, part)
     texts = [read_part(landing, part, f, spec) for f in files]
     text = pl.concat(texts) if texts else pl.DataFrame(schema=text_schema(spec))
     derived = DERIVED[source](business_date)
+    marks = (
+        checked.quarantined.select(POSITION).unique().with_columns(pl.lit(True).alias(QUARANTINED))
+    )
+    verdicts = text.join(marks, on=POSITION, how="left", maintain_order="left")
     return PartitionRows(
-        frame=text.with_columns(expr.alias(name) for name, expr in derived.items()),
+        frame=verdicts.with_columns(pl.col(QUARANTINED).fill_null(False)).with_columns(
+            expr.alias(name) for name, expr in derived.items()
+        ),
         manifest_rows=sum(f.rows for f in files),
     )
 
 
-def ingested_rows(warehouse: Storage, source: str, business_date: date) -> tuple[int, int]:
-    """(rows loaded, rows quarantined) as the warehouse holds them after ingest."""
+def ingested(warehouse: Storage, source: str, business_date: date) -> Checked:
+    """What the warehouse holds of a partition after its commit."""
     curated = curated_key(source, business_date)
     if not warehouse.exists(curated):
         raise FileNotFoundError(
@@ -49,13 +85,16 @@ def ingested_rows(warehouse: Storage, source: str, business_date: date) -> tuple
             "validating it"
         )
     quarantine = f"{quarantine_prefix(source, business_date)}/{QUARANTINE_FILE}"
-    quarantined = _parquet_rows(warehouse, quarantine) if warehouse.exists(quarantine) else 0
-    return _parquet_rows(warehouse, curated), quarantined
+    quarantined = (
+        _parquet(warehouse, quarantine).select(POSITION).collect()
+        if warehouse.exists(quarantine)
+        else None
+    )
+    return Checked.of(_parquet(warehouse, curated).select(pl.len()).collect().item(), quarantined)
 
 
-def _parquet_rows(warehouse: Storage, key: str) -> int:
-    scan = pl.scan_parquet(warehouse.uri(key), storage_options=warehouse.storage_options)
-    return scan.select(pl.len()).collect().item()
+def _parquet(warehouse: Storage, key: str) -> pl.LazyFrame:
+    return pl.scan_parquet(warehouse.uri(key), storage_options=warehouse.storage_options)
 
 
 def _money(name: str) -> pl.Expr:

@@ -22,12 +22,8 @@ def gx_suite(source: str) -> ExpectationSuite:
     import great_expectations as gx
 
     doc = suite_document(source)
-    expectations = [  # notes are what Data Docs show beside an expectation
-        {**e, "notes": f"**{e['meta']['severity']}**: {e['meta']['why']}"}
-        for e in doc["expectations"]
-    ]
     suite = gx.ExpectationSuite(
-        name=doc["name"], expectations=expectations, meta=doc["meta"], notes=doc["notes"]
+        name=doc["name"], expectations=doc["expectations"], meta=doc["meta"], notes=doc["notes"]
     )
     if len(suite.expectations) != len(doc["expectations"]):  # GX only logs invalid ones
         raise ValueError(

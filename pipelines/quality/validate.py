@@ -1,4 +1,5 @@
-"""Run a source's suite on its landing partition, keep the result in the warehouse, judge it."""
+"""Run the sources' suites on a night's landing partitions, keep the results in the
+warehouse, render the night's page, judge them."""
 
 from __future__ import annotations
 
@@ -12,16 +13,18 @@ from typing import TYPE_CHECKING
 
 from pipelines.contract import SOURCES
 from pipelines.layout import (
-    DOCS_INDEX,
-    DOCS_PREFIX,
+    PAGES_INDEX,
+    PAGES_PREFIX,
     SUMMARY_FILE,
     VALIDATION_FILE,
-    docs_site,
+    quality_page,
     quality_prefix,
 )
-from pipelines.quality.docs import publish_data_docs
-from pipelines.quality.rows import ingested_rows, partition_rows
+from pipelines.quality.pages import publish_pages
+from pipelines.quality.rows import Checked, ingested, partition_rows
 from pipelines.quality.suites import gx_suite
+from pipelines.redact import scrub
+from pipelines.settings import quality_pages
 from pipelines.storage import Storage
 
 if TYPE_CHECKING:
@@ -41,8 +44,9 @@ class Check:
     severity: str  # critical | warning
     mostly: float | None
     success: bool
-    observed: str
+    observed: str  # counts and shares only: messages quote no row content
     why: str
+    examples: tuple[str, ...] = ()  # a few unexpected values, for the (escaped) pages only
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -50,7 +54,9 @@ class Check:
             "target": self.target,
             "severity": self.severity,
             "mostly": self.mostly,
+            "success": self.success,
             "observed": self.observed,
+            "examples": list(self.examples),
             "why": self.why,
         }
 
@@ -87,11 +93,12 @@ class ValidationOutcome:
         return f"{quality_prefix(self.source, self.business_date)}/{VALIDATION_FILE}"
 
     @property
-    def data_docs_key(self) -> str:
-        return f"{DOCS_PREFIX}/{docs_site(self.source, self.business_date)}/index.html"
+    def page_key(self) -> str:
+        return f"{PAGES_PREFIX}/{quality_page(self.business_date)}#{self.source}"
 
     def summary(self) -> dict[str, object]:
-        """The compact summary kept beside validation.json and put into the run summary."""
+        """The compact summary kept beside validation.json and put into the run summary
+        (the failed checks); the night's page shows every check."""
         return {
             "source": self.source,
             "business_date": self.business_date.isoformat(),
@@ -101,7 +108,7 @@ class ValidationOutcome:
             "critical_failures": [c.to_dict() for c in self.critical_failures],
             "warning_failures": [c.to_dict() for c in self.warning_failures],
             "validation": self.validation_key,
-            "data_docs": self.data_docs_key,
+            "page": self.page_key,
         }
 
 
@@ -120,11 +127,11 @@ class CriticalExpectationFailed(Exception):
 
 @dataclass(frozen=True)
 class NightValidation:
-    """The four sources' validations of a night and where their Data Docs are."""
+    """The four sources' validations of a night and where their pages are."""
 
     business_date: date
     outcomes: dict[str, ValidationOutcome]
-    data_docs: str  # URI of the Data Docs index of all nights
+    pages: str  # URI of the data-quality index of all nights
 
     @property
     def success(self) -> bool:
@@ -134,64 +141,80 @@ class NightValidation:
         """The run summary's "quality" section."""
         return {
             "success": self.success,
-            "data_docs": self.data_docs,
+            "pages": self.pages,
             "sources": {s: o.summary() for s, o in self.outcomes.items()},
         }
-
-
-def validate_source(
-    landing: Storage,
-    warehouse: Storage,
-    source: str,
-    business_date: date,
-    rows: tuple[int, int] | None = None,
-) -> ValidationOutcome:
-    """Validate one partition, keep the result and its Data Docs in the warehouse; raises
-    CriticalExpectationFailed when a critical expectation failed.
-
-    `rows` (loaded, quarantined) are the counts of a partition checked but not committed
-    yet; without them, the curated partition's are used.
-    """
-    outcome = _validate(landing, warehouse, source, business_date, rows)
-    if not outcome.success:
-        raise CriticalExpectationFailed([outcome])
-    return outcome
 
 
 def check_night(
     landing: Storage,
     warehouse: Storage,
     business_date: date,
-    rows: Mapping[str, tuple[int, int]] | None = None,
+    checked: Mapping[str, Checked] | None = None,
+    sources: Sequence[str] = SOURCES,
 ) -> NightValidation:
-    """validate_source for the night's four partitions, but raising nothing for failed
-    expectations (see NightValidation.success)."""
-    outcomes = {
-        s: _validate(landing, warehouse, s, business_date, rows[s] if rows else None)
-        for s in SOURCES
-    }
-    return NightValidation(business_date, outcomes, warehouse.uri(DOCS_INDEX))
+    """Validate the night's partitions in one Great Expectations context (imported once),
+    keep each source's results, then render the night's page and the index; raises
+    nothing for failed expectations (see NightValidation.success).
+
+    `checked` is what ingest made of partitions not committed yet; without it, the
+    committed ones are read. `sources` narrows the validation (the page then shows those).
+    """
+    with _gx_context() as context:
+        outcomes = {
+            s: _validate(
+                context,
+                landing,
+                warehouse,
+                s,
+                business_date,
+                _checked(warehouse, s, business_date, checked),
+            )
+            for s in sources
+        }
+    publish_pages(
+        warehouse,
+        business_date,
+        [o.summary() for o in outcomes.values()],
+        _checks(outcomes),
+        quality_pages(),
+    )
+    return NightValidation(business_date, outcomes, warehouse.uri(PAGES_INDEX))
 
 
 def validate_night(
     landing: Storage,
     warehouse: Storage,
     business_date: date,
-    rows: Mapping[str, tuple[int, int]] | None = None,
+    checked: Mapping[str, Checked] | None = None,
 ) -> NightValidation:
-    """check_night, raising CriticalExpectationFailed on a critical failure."""
-    night = check_night(landing, warehouse, business_date, rows)
+    """check_night, raising CriticalExpectationFailed on a critical failure (once the
+    results and the pages are kept: the evidence of why)."""
+    night = check_night(landing, warehouse, business_date, checked)
     if not night.success:
         raise CriticalExpectationFailed(list(night.outcomes.values()))
     return night
 
 
+def _checked(
+    warehouse: Storage, source: str, business_date: date, checked: Mapping[str, Checked] | None
+) -> Checked:
+    return checked[source] if checked is not None else ingested(warehouse, source, business_date)
+
+
+def _checks(outcomes: Mapping[str, ValidationOutcome]) -> dict[str, list[dict[str, object]]]:
+    return {s: [c.to_dict() for c in o.checks] for s, o in outcomes.items()}
+
+
 @contextmanager
 def _gx_context() -> Iterator[AbstractDataContext]:
-    """A throwaway GX file context: no progress bars, no analytics."""
+    """A throwaway GX file context: no progress bars, no analytics, no INFO logging."""
+    import logging
+
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="recon-gx-") as root:
         context = gx.get_context(mode="file", project_root_dir=root)
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -201,55 +224,54 @@ def _gx_context() -> Iterator[AbstractDataContext]:
 
 
 def _validate(
+    context: AbstractDataContext,
     landing: Storage,
     warehouse: Storage,
     source: str,
     business_date: date,
-    checked: tuple[int, int] | None,
+    checked: Checked,
 ) -> ValidationOutcome:
-    """Run the source's suite; keeps validation.json, summary.json and the Data Docs site."""
+    """Run the source's suite; keeps validation.json and summary.json in its own folder."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    rows = partition_rows(landing, source, business_date)
-    loaded, quarantined = checked or ingested_rows(warehouse, source, business_date)
-    with _gx_context() as context:
-        batch = context.data_sources.add_pandas(DATASOURCE).add_dataframe_asset(source)
-        suite = context.suites.add(gx_suite(source))
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(
-                name=source,
-                data=batch.add_batch_definition_whole_dataframe("partition"),
-                suite=suite,
-            )
+    rows = partition_rows(landing, source, business_date, checked)
+    loaded, quarantined = checked.rows_loaded, checked.rows_quarantined
+    batch = context.data_sources.add_pandas(f"{DATASOURCE}_{source}").add_dataframe_asset(source)
+    suite = context.suites.add(gx_suite(source))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(
+            name=source,
+            data=batch.add_batch_definition_whole_dataframe("partition"),
+            suite=suite,
         )
-        started = datetime.now(UTC)
-        result = definition.run(
-            batch_parameters={"dataframe": rows.frame.to_pandas()},
-            expectation_parameters={
-                "manifest_rows": rows.manifest_rows,
-                "rows_loaded_plus_quarantined": loaded + quarantined,
-            },
-            result_format="BASIC",
-            run_id=RunIdentifier(run_name=f"business_date={business_date}", run_time=started),
-        ).to_json_dict()
-        counts = {
+    )
+    started = datetime.now(UTC)
+    result = definition.run(
+        batch_parameters={"dataframe": rows.frame.to_pandas()},
+        expectation_parameters={
             "manifest_rows": rows.manifest_rows,
-            "rows_loaded": loaded,
-            "rows_quarantined": quarantined,
-        }
-        parameters = {  # results show a parameter's value only: keep its name for the reader
-            str(e.id): value["$PARAMETER"]
-            for e in suite.expectations
-            for value in e.configuration.kwargs.values()
-            if isinstance(value, dict) and "$PARAMETER" in value
-        }
-        outcome = _outcome(source, business_date, result, counts, parameters, started)
-        warehouse.replace_prefix(
-            quality_prefix(source, business_date),
-            {VALIDATION_FILE: _json(result), SUMMARY_FILE: _json(outcome.summary())},
-        )
-        publish_data_docs(context, warehouse, source, business_date)
+            "rows_loaded_plus_quarantined": loaded + quarantined,
+        },
+        result_format="BASIC",
+        run_id=RunIdentifier(run_name=f"business_date={business_date}", run_time=started),
+    ).to_json_dict()
+    counts = {
+        "manifest_rows": rows.manifest_rows,
+        "rows_loaded": loaded,
+        "rows_quarantined": quarantined,
+    }
+    parameters = {  # results show a parameter's value only: keep its name for the reader
+        str(e.id): value["$PARAMETER"]
+        for e in suite.expectations
+        for value in e.configuration.kwargs.values()
+        if isinstance(value, dict) and "$PARAMETER" in value
+    }
+    outcome = _outcome(source, business_date, result, counts, parameters, started)
+    warehouse.replace_prefix(
+        quality_prefix(source, business_date),
+        {VALIDATION_FILE: _json(result), SUMMARY_FILE: _json(outcome.summary())},
+    )
     return outcome
 
 
@@ -293,6 +315,7 @@ def _check(result: dict, parameters: dict[str, str]) -> Check:
         success=bool(result["success"]) and error is None,
         observed=f"error: {error}" if error else _observed(result["result"]),
         why=config["meta"]["why"],
+        examples=tuple(str(v) for v in result["result"].get("partial_unexpected_list", [])[:3]),
     )
 
 
@@ -313,8 +336,7 @@ def _observed(result: dict) -> str:
     bad, rows = result.get("unexpected_count", 0), result.get("element_count", 0)
     text = f"{bad} of {rows} rows unexpected"
     if bad:
-        examples = ", ".join(repr(v) for v in result.get("partial_unexpected_list", [])[:3])
-        text += f" ({result.get('unexpected_percent', 0):.2f}% of non-null), e.g. {examples}"
+        text += f" ({result.get('unexpected_percent', 0):.2f}% of non-null)"
     return text
 
 
@@ -324,5 +346,5 @@ def _error(info: dict) -> str | None:
     for entry in entries:
         if isinstance(entry, dict) and entry.get("raised_exception", True):
             message = entry.get("exception_message") or "metric computation failed"
-            return str(message).splitlines()[0]
+            return scrub(str(message)) or "metric computation failed"
     return None

@@ -6,7 +6,7 @@ import hashlib
 
 import polars as pl
 
-from pipelines.catalogue import DETECTION_COLUMNS, RULE_SPECS
+from pipelines.catalogue import DETECTION_COLUMNS, RULE_KINDS, RULE_SPECS, SIGNED_RULE
 from pipelines.contract import MONEY_DTYPE
 from pipelines.money import from_cents
 from pipelines.rules.wording import money
@@ -117,10 +117,19 @@ def finish(rule_id: str, frame: pl.DataFrame) -> pl.DataFrame:
             rule_id=pl.lit(rule_id),
             severity=pl.lit(spec.severity),
             amount_at_risk=from_cents("cents"),
+            amount_kind=kind_of(rule_id, "cents"),
         )
         .select(pl.col(c).cast(t) for c, t in DETECTION_SCHEMA.items())
         .sort("case_id")
     )
+
+
+def kind_of(rule_id: str, cents: str) -> pl.Expr:
+    """The amount_kind of a rule's amounts (contract section 3, `catalogue.amount_kind`)."""
+    kind = pl.lit(RULE_KINDS.get(rule_id), pl.String)
+    if rule_id == SIGNED_RULE:
+        kind = pl.when(pl.col(cents) < 0).then(pl.lit("revenue_leakage")).otherwise(kind)
+    return pl.when(pl.col(cents).is_not_null()).then(kind)
 
 
 def _sha16(texts: pl.Series) -> pl.Series:

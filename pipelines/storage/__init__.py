@@ -12,9 +12,9 @@ from typing import Protocol
 
 import polars as pl
 
-from pipelines.storage.local import LocalStorage
+from pipelines.storage.local import LocalStorage, NotARegularFile
 
-__all__ = ["LocalStorage", "Storage", "open_storage", "parquet_bytes"]
+__all__ = ["LocalStorage", "NotARegularFile", "Storage", "open_storage", "parquet_bytes"]
 
 
 class Storage(Protocol):

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,18 @@ from pipelines.storage.lock import file_lock
 AT_FDCWD = -100
 RENAME_EXCHANGE = 2
 LEFTOVER = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}\.(?P<kind>partial|ready|old|staging)")
+# Links are never followed; a FIFO never blocks the open (it is refused after).
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class NotARegularFile(Exception):
+    """A key below the root that is a link or a special file: never followed, never read."""
+
+    def __init__(self, key: str, what: str):
+        super().__init__(f"{key}: {what}, refused (only regular files inside the folder are read)")
+        self.key = key
+        self.what = what
 
 
 class LocalStorage:
@@ -43,21 +56,65 @@ class LocalStorage:
         return self._path(key).exists()
 
     def list_keys(self, prefix: str) -> list[str]:
-        """Keys of the files below `prefix`, sorted, relative to the root."""
-        base = self._path(prefix)
-        if not base.is_dir():
+        """Keys of the files below `prefix`, sorted, relative to the root.
+
+        Links are not followed: one below the root raises NotARegularFile. Folders that
+        vanish while they are listed (another process replacing them) are skipped.
+        """
+        parts = [p for p in prefix.split("/") if p]
+        try:
+            fd = self._open_dir(parts)
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
+        keys: list[str] = []
+        _walk(fd, "/".join(parts), keys)
+        return sorted(keys)
 
     def read_bytes(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        with os.fdopen(self._open_file(key), "rb") as fh:
+            return fh.read()
 
     def sha256(self, key: str) -> str:
         digest = hashlib.sha256()
-        with self._path(key).open("rb") as fh:
+        with os.fdopen(self._open_file(key), "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest()
+
+    def _open_dir(self, parts: list[str]) -> int:
+        """A descriptor of the folder `parts` below the root, reached without following a
+        link (NotARegularFile names the first link met)."""
+        fd = os.open(self.root, DIR_FLAGS & ~os.O_NOFOLLOW)  # the root was resolved
+        try:
+            for i, name in enumerate(parts):
+                below = _open_at(fd, name, DIR_FLAGS, "/".join(parts[: i + 1]))
+                os.close(fd)
+                fd = below
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _open_file(self, key: str) -> int:
+        """A descriptor of the regular file `key`, no component of it a link."""
+        parts = [p for p in key.split("/") if p]
+        try:
+            folder = self._open_dir(parts[:-1])
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.uri(key)) from exc
+        try:
+            fd = _open_at(folder, parts[-1], FILE_FLAGS, key)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.uri(key)) from exc
+        finally:
+            os.close(folder)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.uri(key))
+            raise NotARegularFile(key, "not a regular file")
+        return fd
 
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write the file whole or not at all (a temporary file renamed into place; those
@@ -106,6 +163,45 @@ class LocalStorage:
         """Hold the lock file `key` (flock) while the block runs; LockBusy after `wait` s."""
         with file_lock(str(self._path(key)), purpose, wait):
             yield
+
+
+def _open_at(folder: int, name: str, flags: int, key: str) -> int:
+    """os.open of `name` in the folder `folder`; NotARegularFile when it is a link."""
+    try:
+        return os.open(name, flags, dir_fd=folder)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and _is_link(folder, name):
+            raise NotARegularFile(key, "a symbolic link") from None
+        raise
+
+
+def _is_link(folder: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=folder).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _walk(fd: int, key: str, keys: list[str]) -> None:
+    """Append the keys of the regular files below the open folder `fd` (closed after)."""
+    try:
+        with os.scandir(fd) as listing:
+            entries = list(listing)
+        for entry in entries:
+            below = f"{key}/{entry.name}" if key else entry.name
+            try:
+                if entry.is_symlink():
+                    raise NotARegularFile(below, "a symbolic link")
+                if entry.is_dir(follow_symlinks=False):
+                    _walk(_open_at(fd, entry.name, DIR_FLAGS, below), below, keys)
+                elif entry.is_file(follow_symlinks=False):
+                    keys.append(below)
+                else:
+                    raise NotARegularFile(below, "not a regular file")
+            except FileNotFoundError:
+                continue  # it vanished while listed
+    finally:
+        os.close(fd)
 
 
 @functools.cache

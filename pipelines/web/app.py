@@ -26,6 +26,7 @@ from pipelines.web.routes import (
     cases,
     customers,
     dashboard,
+    letters,
     login,
     nights,
     queue,
@@ -131,7 +132,7 @@ def create_app(config: DeskConfig, desk: Desk | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login.router)
     protected = [Depends(require_account), Depends(csrf_protect)]
-    for module in (queue, cases, customers, dashboard, nights, audit, users, api):
+    for module in (queue, cases, customers, dashboard, nights, letters, audit, users, api):
         app.include_router(module.router, dependencies=protected)
 
     @app.middleware("http")

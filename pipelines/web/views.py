@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from pipelines.casestore.queue import DUE_CHOICES, OWNER_KEYWORDS, QueueFilter
+from pipelines.casestore.schema import PERSON_RECOVERY_METHODS
 from pipelines.casestore.triage import CONTACT_CHANNELS
 from pipelines.catalogue import (
     AMOUNT_KINDS,
@@ -82,5 +83,6 @@ templates.env.globals.update(
     OWNER_KEYWORDS=OWNER_KEYWORDS,
     DUE_CHOICES=DUE_CHOICES,
     CONTACT_CHANNELS=CONTACT_CHANNELS,
+    RECOVERY_METHODS=PERSON_RECOVERY_METHODS,
     DEFAULT_FILTER=QueueFilter(),
 )

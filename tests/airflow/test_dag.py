@@ -342,7 +342,8 @@ def test_tasks_and_dependencies(parsed):
         "business_date": [],
         "wait_for_previous_night": ["business_date"],
         "prepare": ["business_date", "wait_for_previous_night"],
-        "commit": ["business_date"],
+        "validate": ["business_date"],
+        "commit": ["business_date", "validate"],
         "clear_detections": ["business_date", "commit"],
         "reconcile": ["business_date", "clear_detections"],
         "update_cases": ["business_date", "reconcile"],
@@ -351,8 +352,7 @@ def test_tasks_and_dependencies(parsed):
     for source in SOURCES:
         expected[f"wait_for_{source}"] = ["business_date", "prepare"]
         expected[f"ingest_{source}"] = ["business_date", f"wait_for_{source}"]
-        expected[f"validate_{source}"] = ["business_date", f"ingest_{source}"]
-        expected["commit"].append(f"validate_{source}")
+        expected["validate"].append(f"ingest_{source}")
     assert parsed["upstream"] == {k: sorted(v) for k, v in expected.items()}
     assert parsed["mapped"] == {"reconcile": [{"shard": [0]}, 1]}
     assert {parsed["operators"][f"wait_for_{s}"] for s in SOURCES} == {"LocalManifestSensor"}
@@ -367,8 +367,7 @@ def test_tasks_and_dependencies(parsed):
 def test_owner_tags_docs_and_alerts_on_every_task(parsed):
     assert parsed["owners"] == ["billing-reconciliation"]
     assert {"recon", "nightly"} <= set(parsed["tags"])
-    # validate_<source> is being replaced by one validate task (branch hostile) with its docs
-    assert [t for t in parsed["undocumented"] if not t.startswith("validate_")] == []
+    assert parsed["undocumented"] == []
     assert parsed["without_callback"] == []
     assert parsed["callbacks"] == ["pipelines.airflow.alerts.on_task_failure"]
 
@@ -681,8 +680,8 @@ def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
     airflow_home, world, tmp_path, webhook
 ):
     """billing_lines and retention_campaigns are late, store_transactions does not match its
-    manifest, and 10 % of the sim_inventory ICCIDs are blank (a critical expectation): four
-    failed tasks, three causes, three notifications."""
+    manifest: three failed tasks, two causes, two notifications; the night's one validate
+    task does not run."""
     url, received = webhook
     late = ("billing_lines", "retention_campaigns")
     landing = copy_partitions(
@@ -690,15 +689,6 @@ def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
     )
     store = next((landing / "store_transactions" / f"business_date={START}").glob("part-*"))
     store.write_bytes(store.read_bytes() + b"\n")
-    folder = landing / "sim_inventory" / f"business_date={START}"
-    inventory = next(folder.glob("part-*"))
-    lines = inventory.read_text().splitlines(keepends=True)
-    for i in range(1, len(lines), 10):
-        lines[i] = "," + lines[i].split(",", 1)[1]
-    inventory.write_text("".join(lines))
-    manifest = json.loads((folder / "_manifest.json").read_text())
-    manifest["files"][0]["sha256"] = hashlib.sha256(inventory.read_bytes()).hexdigest()
-    (folder / "_manifest.json").write_text(json.dumps(manifest))
     warehouse = tmp_path / "warehouse"
     code, out = dags_test(
         airflow_home,
@@ -720,11 +710,9 @@ def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
         "wait_for_billing_lines",
         "wait_for_retention_campaigns",
         "ingest_store_transactions",
-        "validate_sim_inventory",
     }
     assert sorted(r["cause"] for r in received) == [
         "ingest-AirflowFailException",
-        "validate-AirflowFailException",
         "wait_for-AirflowSensorTimeout",
     ]
     for alert in received:
@@ -743,9 +731,40 @@ def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
     rejected = records["ingest_store_transactions"]
     assert rejected["error_type"] == "AirflowFailException"
     assert store.name in rejected["error"]
-    quality = records["validate_sim_inventory"]
-    assert quality["error_type"] == "AirflowFailException"
-    assert all(w in quality["error"] for w in ("failed data quality", "iccid", "critical"))
+    assert not (warehouse / "quality").exists()
+
+
+def test_a_critical_expectation_stops_the_night_in_its_one_validate_task(
+    airflow_home, world, tmp_path
+):
+    """10 % of the sim_inventory ICCIDs are blank: the four sources are validated at once,
+    the night's page shows why, nothing is committed or published."""
+    landing = copy_partitions(world.landing, tmp_path / "landing", START)
+    folder = landing / "sim_inventory" / f"business_date={START}"
+    inventory = next(folder.glob("part-*"))
+    lines = inventory.read_text().splitlines(keepends=True)
+    for i in range(1, len(lines), 10):
+        lines[i] = "," + lines[i].split(",", 1)[1]
+    inventory.write_text("".join(lines))
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    manifest["files"][0]["sha256"] = hashlib.sha256(inventory.read_bytes()).hexdigest()
+    (folder / "_manifest.json").write_text(json.dumps(manifest))
+    warehouse = tmp_path / "warehouse"
+    code, out = dags_test(
+        airflow_home,
+        "-c",
+        json.dumps({"business_date": START.isoformat()}),
+        RECON_LANDING=str(landing),
+        RECON_WAREHOUSE=str(warehouse),
+    )
+    assert code != 0
+    assert "up_for_retry" not in out
+    assert not (warehouse / "cases").exists() and not (warehouse / "curated").exists()
+    (record,) = alert_records(warehouse, START).values()
+    assert (record["task_id"], record["error_type"]) == ("validate", "AirflowFailException")
+    assert all(w in record["error"] for w in ("sim_inventory", "iccid", "critical"))
+    page = (warehouse / f"quality/pages/business_date={START}/index.html").read_text()
+    assert "CRITICAL" in page and all(f'id="{s}"' in page for s in SOURCES)
 
 
 def second_home(airflow_home: dict[str, str], to: Path) -> dict[str, str]:

@@ -48,7 +48,8 @@ def test_new_detection_opens_a_case(store: CaseStore, run: Runs) -> None:
     outcome = run(D1, b, a)
     pub = outcome.published
     assert pub.columns[: len(CASE_COLUMNS)] == list(CASE_COLUMNS)
-    assert pub.columns[len(CASE_COLUMNS) :] == ["resolution", "owner", "times_seen"]
+    assert pub.columns[len(CASE_COLUMNS) :] == ["amount_kind", "resolution", "owner", "times_seen"]
+    assert pub["amount_kind"].to_list() == ["refund_due", "refund_due"]
     assert pub.schema["first_seen"] == pl.Date() and pub.schema["business_date"] == pl.Date()
     assert pub["rule_id"].to_list() == ["CHARGE_AFTER_DEACTIVATION", "TARIFF_MISMATCH"]
     assert pub["status"].to_list() == ["open", "open"]
@@ -121,7 +122,7 @@ def test_auto_close_only_for_rules_that_rejudge_history(store: CaseStore, run: R
                 "recon",
                 "resolved",
             )
-            assert closed["note"] == "no longer detected on 2024-04-02"
+            assert closed["note"] == "no longer detected on 2024-04-02: 10.00 GBP no longer at risk"
             assert outcome.counts[rule]["closed"] == 1
         else:
             assert rule in NEVER_CLOSED

@@ -71,3 +71,13 @@ def test_sla_setting_is_checked() -> None:
     for bad in ("urgent=1", "high=soon", "high"):
         with pytest.raises(ConfigError, match="RECON_SLA_DAYS"):
             parse_sla(bad)
+
+
+def test_the_amount_kind_filters_and_is_counted(store: CaseStore) -> None:
+    queue = Queue(store.engine, today=date(2024, 4, 3))
+    leakage = QueueFilter(owner="anyone", amount_kinds=("revenue_leakage",))
+    page = queue.page(leakage, None, with_counts=False)
+    assert [r["case_id"] for r in page.rows] == [TARIFF["case_id"]]  # an undercharge
+    assert page.rows[0]["amount_kind"] == "revenue_leakage"
+    counts = queue.counts(QueueFilter(owner="anyone"), None)["amount_kind"]
+    assert counts == {"revenue_at_risk": 1, "refund_due": 2, "revenue_leakage": 1, "misbilled": 1}

@@ -259,3 +259,13 @@ def test_a_min_amount_that_is_not_a_number_is_a_usage_error(warehouse: Path, amo
     assert result.exit_code == 2
     assert f"not a finite amount: {amount}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_list_shows_and_filters_the_amount_kind(warehouse: Path) -> None:
+    result = cli(warehouse, "list", "--kind", "revenue_leakage")
+    assert result.exit_code == 0, result.output
+    header, *rows, footer = result.output.splitlines()
+    assert "amount_kind" in header.split()
+    assert [r.split()[0] for r in rows] == [TARIFF["case_id"]] and footer == "1 case"
+    assert "-3.50 GBP  revenue_leakage" in rows[0]
+    assert cli(warehouse, "list", "--kind", "refunds").exit_code == 2

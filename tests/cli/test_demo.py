@@ -104,7 +104,7 @@ def test_one_night_has_a_few_quarantined_rows_and_passes(story):
         f"sim_inventory {inventory['rows_read']} read, {inventory['rows_loaded']} loaded, "
         f"{inventory['rows_quarantined']} quarantined" in report
     )
-    docs = (out / "warehouse" / "quality" / "data_docs" / "index.html").read_text()
+    docs = (out / "warehouse" / "quality" / "pages" / "index.html").read_text()
     assert (
         f"{inventory['rows_read']} rows: {inventory['rows_loaded']} loaded, "
         f"{inventory['rows_quarantined']} quarantined"

@@ -502,10 +502,11 @@ def test_parquet_timestamps_in_another_zone_and_int_columns(tmp_path):
         .str.to_datetime(time_zone="UTC")
         .dt.convert_time_zone("Europe/London"),
         pl.col("contract_months").cast(pl.Int32),
-        pl.col("monthly_fee").cast(pl.Float64),
+        pl.col("monthly_fee").cast(pl.Decimal(10, 3)),
     )
     bad = native.with_columns(
-        pl.lit("T2").alias("transaction_id"), pl.lit(12.345).alias("monthly_fee")
+        pl.lit("T2").alias("transaction_id"),
+        pl.lit(Decimal("12.345")).cast(pl.Decimal(10, 3)).alias("monthly_fee"),
     )
     part = parquet_bytes(pl.concat([native, bad]))
     land(tmp_path, "store_transactions", {"part-0000.parquet": part})

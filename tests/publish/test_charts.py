@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from pipelines.catalogue import CASE_COLUMNS
+from pipelines.catalogue import PUBLISHED_COLUMNS
 from pipelines.publish import charts
 from pipelines.publish.report import render_report
 
@@ -84,13 +84,13 @@ def test_the_report_has_a_trends_section_with_every_chart():
         "catalogue_version": 1,
         "run_id": "r1",
         "rules": {},
-        "cases": {"published": 0, "new": 0, "closed": 0, "amount_at_risk": {}},
+        "cases": {"published": 0, "new": 0, "closed": 0, "amount_by_kind": {}, "not_priced": 0},
         "sources": {},
     }
-    cases = pl.DataFrame(schema={c: pl.String for c in CASE_COLUMNS}).with_columns(
+    cases = pl.DataFrame(schema={c: pl.String for c in PUBLISHED_COLUMNS}).with_columns(
         pl.col("amount_at_risk").cast(pl.Decimal(18, 2))
     )
-    html = render_report(NIGHTS[-1], cases, summary, drawn)
+    html = render_report(NIGHTS[-1], cases, summary, charts=drawn)
     assert "<h2>Trends</h2>" in html
     assert html.count('<img src="data:image/svg+xml;base64,') == 3
     assert html.count("nothing to draw yet") == 2

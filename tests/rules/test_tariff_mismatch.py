@@ -76,3 +76,10 @@ def test_other_currency_is_not_compared():
         transactions=[fee("25.00", "2024-03-10", currency="EUR")],
         billing=[line(amount="30.00")],
     ).is_empty()
+
+
+def test_an_overcharge_is_a_refund_due_an_undercharge_revenue_leakage():
+    over = run(RULE, transactions=[fee("25.00", "2024-03-10")], billing=[line(amount="30.00")])
+    under = run(RULE, transactions=[fee("35.00", "2024-03-10")], billing=[line(amount="30.00")])
+    assert over["amount_kind"].to_list() == ["refund_due"]
+    assert under["amount_kind"].to_list() == ["revenue_leakage"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.storage import LocalStorage
+from pipelines.storage import LocalStorage, NotARegularFile
 from pipelines.storage import local as local_module
 
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -110,3 +110,67 @@ def test_a_killed_write_leaves_no_temporary_file(tmp_path: Path):
         f".y.json.{TOKEN}.tmp",
         "x.json",
     ]
+
+
+def test_list_keys_skips_a_folder_that_vanishes_while_listed(tmp_path: Path, monkeypatch):
+    """Another task swaps its folder away between the listing of its parent and its own."""
+    storage = LocalStorage(tmp_path)
+    storage.write_bytes("q/a/x.json", b"1")
+    storage.write_bytes("q/b/y.json", b"2")
+    real = local_module._open_at
+
+    def vanishing(folder: int, name: str, flags: int, key: str) -> int:
+        if key == "q/b":
+            (tmp_path / "q/b/y.json").unlink()
+            (tmp_path / "q/b").rmdir()
+        return real(folder, name, flags, key)
+
+    monkeypatch.setattr(local_module, "_open_at", vanishing)
+    assert storage.list_keys("q") == ["q/a/x.json"]
+
+
+def test_list_keys_while_another_process_replaces_folders(tmp_path: Path):
+    """Listings racing republishes of sibling folders never fail (the DAG's reruns)."""
+    import threading
+
+    storage = LocalStorage(tmp_path)
+    stop = threading.Event()
+
+    def republish() -> None:
+        while not stop.is_set():
+            storage.replace_prefix("q/site", {"static/a.css": b"x", "index.html": b"y"})
+
+    worker = threading.Thread(target=republish)
+    worker.start()
+    try:
+        for _ in range(300):
+            keys = storage.list_keys("q")
+            assert set(keys) <= {"q/site/static/a.css", "q/site/index.html"} | {
+                k for k in keys if k.startswith("q/.site.")
+            }
+    finally:
+        stop.set()
+        worker.join()
+
+
+def test_links_are_never_followed(tmp_path: Path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("do not read")
+    storage = LocalStorage(tmp_path / "root")
+    storage.write_bytes("a/real.csv", b"1")
+    (tmp_path / "root/a/link.csv").symlink_to(outside / "secret")
+    (tmp_path / "root/b").symlink_to(outside, target_is_directory=True)
+    for read in (storage.read_bytes, storage.sha256):
+        with pytest.raises(NotARegularFile, match=r"^a/link\.csv: a symbolic link, refused"):
+            read("a/link.csv")
+        with pytest.raises(NotARegularFile, match=r"^b: a symbolic link"):
+            read("b/secret")
+    with pytest.raises(NotARegularFile, match=r"^a/link\.csv: a symbolic link"):
+        storage.list_keys("a")
+    with pytest.raises(NotARegularFile, match=r"^b: a symbolic link"):
+        storage.list_keys("b/")
+    assert storage.read_bytes("a/real.csv") == b"1"
+    with pytest.raises(FileNotFoundError, match=r"a/missing\.csv"):
+        storage.read_bytes("a/missing.csv")
+    assert storage.list_keys("missing") == []

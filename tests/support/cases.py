@@ -9,7 +9,7 @@ from decimal import Decimal
 import polars as pl
 
 from pipelines.casestore import CaseStore
-from pipelines.catalogue import DETECTION_COLUMNS, RULE_SPECS, case_id
+from pipelines.catalogue import DETECTION_COLUMNS, RULE_SPECS, amount_kind, case_id
 from pipelines.contract import MONEY_DTYPE
 
 D1, D2, D3, D4 = (date(2024, 4, d) for d in (1, 2, 3, 4))
@@ -47,6 +47,9 @@ def det(
         evidence=json.dumps({"key": key}),
     )
     row.update(fields)
+    if "amount_kind" not in fields:
+        money = row["amount_at_risk"]
+        row["amount_kind"] = amount_kind(rule, money if isinstance(money, Decimal) else None)
     return row
 
 

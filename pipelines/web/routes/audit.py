@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from pipelines.casestore.audit import AuditFilter, audit_filter_from
-from pipelines.web.export import csv_lines
+from pipelines.csv_safe import csv_lines
 from pipelines.web.filters import paging
 from pipelines.web.views import templates
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pipelines.casestore.store import CaseNotFound
-from pipelines.casestore.triage import TriageError
+from pipelines.casestore.triage import TriageError, recovery_of
 from pipelines.web.evidence import sections
 from pipelines.web.views import templates
 
@@ -22,7 +22,11 @@ def case_context(request: Request, case_id: str) -> dict:
     if case is None:
         raise CaseNotFound(case_id)
     case.update(desk.queue.due_of(case_id))
-    return {"case": case, "evidence": sections(case["evidence"])}
+    return {
+        "case": case,
+        "evidence": sections(case["evidence"]),
+        "recoveries": desk.store.recoveries_of(case_id),
+    }
 
 
 @router.get("/cases/{case_id}")
@@ -66,15 +70,20 @@ def assign(request: Request, case_id: str, owner: str = Form(""), note: str = Fo
 
 @router.post("/cases/{case_id}/status")
 def set_status(
-    request: Request, case_id: str, status: str = Form(...), note: str = Form("")
+    request: Request,
+    case_id: str,
+    status: str = Form(...),
+    note: str = Form(""),
+    recovered: str = Form(""),
+    recovered_how: str = Form(""),
 ) -> Response:
     desk, account = request.app.state.desk, request.state.account
-    return _attempt(
-        request,
-        case_id,
-        lambda: desk.triage.set_status(account, case_id, status, note),
-        f"Status set to {status.replace('_', ' ')}.",
-    )
+
+    def change() -> bool:
+        recovery = recovery_of(recovered, recovered_how)
+        return bool(desk.triage.set_status(account, case_id, status, note, recovery))
+
+    return _attempt(request, case_id, change, f"Status set to {status.replace('_', ' ')}.")
 
 
 @router.post("/cases/{case_id}/contact")

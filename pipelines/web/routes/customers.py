@@ -26,7 +26,7 @@ def customer_cases(request: Request, customer_id: str) -> list[dict]:
             cases.c.currency,
             cases.c.first_seen,
             cases.c.summary,
-            *([cases.c.amount_kind] if "amount_kind" in cases.c else []),
+            cases.c.amount_kind,
         )
         .where(cases.c.customer_id == customer_id)
         .order_by(cases.c.first_seen.desc(), cases.c.case_id)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from pipelines.casestore.queue import AMOUNT_KIND
-from pipelines.web.export import csv_lines
+from pipelines.csv_safe import csv_lines
 from pipelines.web.filters import paging, queue_filter
 from pipelines.web.views import templates
 
@@ -28,7 +27,7 @@ EXPORT_COLUMNS = (
     "iccid",
     "amount_at_risk",
     "currency",
-    *(() if AMOUNT_KIND is None else ("amount_kind",)),
+    "amount_kind",
     "first_seen",
     "last_seen",
     "resolution",
@@ -48,7 +47,6 @@ def queue_page(request: Request) -> Response:
         "f": f,
         "result": result,
         "owners": desk.accounts.names(),
-        "has_kind": AMOUNT_KIND is not None,
         "today": desk.today,
     }
     name = "_queue_results.html" if request.headers.get("HX-Request") else "queue.html"

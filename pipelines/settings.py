@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,22 @@ from pipelines.catalogue import DEFAULT_SLA_DAYS, SEVERITY_ORDER
 ENV_DB_URL = "RECON_DB_URL"
 ENV_WAREHOUSE = "RECON_WAREHOUSE"
 ENV_LANDING = "RECON_LANDING"
-ENV_ALERT_WEBHOOK = "RECON_ALERT_WEBHOOK"
+ENV_ALERT_HTTP_CONN = "RECON_ALERT_HTTP_CONN_ID"
+ENV_ALERT_SLACK_CONN = "RECON_ALERT_SLACK_CONN_ID"
+ENV_ALERT_SMTP_CONN = "RECON_ALERT_SMTP_CONN_ID"
+ENV_ALERT_EMAIL_TO = "RECON_ALERT_EMAIL_TO"
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_SENSOR_TIMEOUT = 6 * 3600.0
 DEFAULT_POKE_INTERVAL = 60.0
+# A waiting night gives up before the night after next is due, so it never holds a slot
+# of max_active_runs that a recovered night needs (docs/operations.md, "Nights in order").
+DEFAULT_PREVIOUS_NIGHT_WAIT = 20 * 3600.0
+# Its first checks come soon (a catch-up moves on within seconds), then back off to at
+# most PREVIOUS_NIGHT_BACKOFF times this interval (each check is a short task run).
+DEFAULT_PREVIOUS_NIGHT_POKE = 15.0
+PREVIOUS_NIGHT_BACKOFF = 40
+DEFAULT_DEADLINE = "06:00"
+VALIDATION_POOL = "recon_validation"
 MAX_SHARDS = 1024  # Airflow's default [core] max_map_length
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 SQLITE_FILE = "recon.db"
@@ -109,9 +121,30 @@ def case_store_url(
     return default_db_url(root)
 
 
-def alert_webhook(env: Mapping[str, str] = os.environ) -> str | None:
-    """RECON_ALERT_WEBHOOK: where failure alerts are POSTed, if anywhere."""
-    return env.get(ENV_ALERT_WEBHOOK, "").strip() or None
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go: Airflow connection ids of an HTTP webhook, a Slack incoming webhook
+    and an SMTP server (with the recipients); each unset one is not used."""
+
+    http_conn_id: str | None = None
+    slack_conn_id: str | None = None
+    smtp_conn_id: str | None = None
+    email_to: tuple[str, ...] = ()
+
+
+def alert_settings(env: Mapping[str, str] = os.environ) -> AlertSettings:
+    """RECON_ALERT_HTTP_CONN_ID, RECON_ALERT_SLACK_CONN_ID, RECON_ALERT_SMTP_CONN_ID and
+    RECON_ALERT_EMAIL_TO (comma-separated addresses, needed with the SMTP connection)."""
+    smtp = env.get(ENV_ALERT_SMTP_CONN, "").strip() or None
+    to = tuple(a.strip() for a in env.get(ENV_ALERT_EMAIL_TO, "").split(",") if a.strip())
+    if smtp and not to:
+        raise ConfigError(f"{ENV_ALERT_SMTP_CONN} is set but {ENV_ALERT_EMAIL_TO} is empty")
+    return AlertSettings(
+        http_conn_id=env.get(ENV_ALERT_HTTP_CONN, "").strip() or None,
+        slack_conn_id=env.get(ENV_ALERT_SLACK_CONN, "").strip() or None,
+        smtp_conn_id=smtp,
+        email_to=to,
+    )
 
 
 def s3_endpoint(env: Mapping[str, str] = os.environ) -> str | None:
@@ -141,6 +174,10 @@ class DagSettings:
     sensor_timeout: float
     poke_interval: float
     shards: int
+    end_date: datetime | None = None
+    deadline: time | None = time(6, 0)
+    previous_night_wait: float = DEFAULT_PREVIOUS_NIGHT_WAIT
+    previous_night_poke: float = DEFAULT_PREVIOUS_NIGHT_POKE
 
     @property
     def landing_on_s3(self) -> bool:
@@ -167,20 +204,48 @@ def _shards(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
+def _deadline(env: Mapping[str, str]) -> time | None:
+    raw = env.get("RECON_DEADLINE", "").strip() or DEFAULT_DEADLINE
+    if raw.lower() == "off":
+        return None
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", raw)
+    if not match:
+        raise ConfigError(f"RECON_DEADLINE={raw!r} is not a UTC time HH:MM (or off)")
+    return time(int(match[1]), int(match[2]))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def dag_settings(env: Mapping[str, str] = os.environ) -> DagSettings:
-    """RECON_LANDING, RECON_CATCHUP, RECON_START_DATE, RECON_SENSOR_TIMEOUT,
-    RECON_SENSOR_POKE_INTERVAL (seconds) and RECON_SHARDS, with their defaults."""
+    """RECON_LANDING, RECON_CATCHUP, RECON_START_DATE, RECON_END_DATE (the last business
+    date a scheduled run is created for; empty: none), RECON_SENSOR_TIMEOUT,
+    RECON_SENSOR_POKE_INTERVAL, RECON_PREVIOUS_NIGHT_WAIT and
+    RECON_PREVIOUS_NIGHT_POKE_INTERVAL (seconds), RECON_SHARDS and
+    RECON_DEADLINE (UTC time of day a night must be published by, or off), with defaults."""
     flag = env.get("RECON_CATCHUP", "").strip().lower()
     if flag not in _FLAGS:
         raise ConfigError(f"RECON_CATCHUP={flag!r} is not a boolean (true/false)")
     start = parse_date(env.get("RECON_START_DATE") or DEFAULT_START_DATE, "RECON_START_DATE")
+    end_raw = env.get("RECON_END_DATE", "").strip()
+    end = parse_date(end_raw, "RECON_END_DATE") if end_raw else None
+    if end is not None and end < start:
+        raise ConfigError(f"RECON_END_DATE={end_raw!r} is before RECON_START_DATE {start}")
     return DagSettings(
         landing=env.get(ENV_LANDING, ""),
         catchup=_FLAGS[flag],
-        start_date=datetime(start.year, start.month, start.day, tzinfo=UTC),
+        start_date=_midnight(start),
         sensor_timeout=_seconds(env, "RECON_SENSOR_TIMEOUT", DEFAULT_SENSOR_TIMEOUT),
         poke_interval=_seconds(env, "RECON_SENSOR_POKE_INTERVAL", DEFAULT_POKE_INTERVAL),
         shards=_shards(env),
+        # The run of business date E has the logical date E 02:00: the last one created.
+        end_date=_midnight(end).replace(hour=2) if end else None,
+        deadline=_deadline(env),
+        previous_night_wait=_seconds(env, "RECON_PREVIOUS_NIGHT_WAIT", DEFAULT_PREVIOUS_NIGHT_WAIT),
+        previous_night_poke=_seconds(
+            env, "RECON_PREVIOUS_NIGHT_POKE_INTERVAL", DEFAULT_PREVIOUS_NIGHT_POKE
+        ),
     )
 
 

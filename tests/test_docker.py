@@ -32,7 +32,14 @@ FALLBACK_ONLY = {"RECON_DB_URL"}
 # A name ending in "_" is a family, one per source (RECON_QUARANTINE_MAX_<SOURCE>); each
 # member may stay empty, the family's plain name then applies.
 FAMILIES = {"RECON_QUARANTINE_MAX_": [f"RECON_QUARANTINE_MAX_{s.upper()}" for s in SOURCES]}
-OPTIONAL = {"RECON_ALERT_WEBHOOK", *(m for members in FAMILIES.values() for m in members)}
+OPTIONAL = {
+    "RECON_END_DATE",
+    "RECON_ALERT_HTTP_CONN_ID",
+    "RECON_ALERT_SLACK_CONN_ID",
+    "RECON_ALERT_SMTP_CONN_ID",
+    "RECON_ALERT_EMAIL_TO",
+    *(m for members in FAMILIES.values() for m in members),
+}
 # Read by the triage desk (the recon-desk service) and by command-line triage, not the DAG.
 DESK_ONLY = {
     "RECON_SECRET_KEY",

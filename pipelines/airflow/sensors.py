@@ -1,22 +1,25 @@
 """Deferrable sensors that wait for a source's `_manifest.json` and, when it is late,
-fail with a message naming the source and the business date."""
+fail with a message naming the source and the business date. The S3 one
+(`pipelines.airflow.s3_sensor`, boto3 and the Amazon provider) is imported only for an S3
+landing zone: the DAG file is parsed every 30 seconds."""
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from pipelines.airflow.config import AWS_CONN_ID
 from pipelines.airflow.triggers import ManifestFileTrigger
 from pipelines.settings import DagSettings
 
+log = logging.getLogger(__name__)
 
-class _NamesLateSource(BaseSensorOperator):
+
+class NamesLateSource(BaseSensorOperator):
     """Turns a sensor timeout into "source X is late for business date D"."""
 
     source: str
@@ -26,6 +29,19 @@ class _NamesLateSource(BaseSensorOperator):
     def location(self) -> str:
         """Where the manifest is awaited."""
         raise NotImplementedError
+
+    def log_wait(self) -> None:
+        """Say what is awaited and until when (the deferral itself logs neither)."""
+        until = datetime.now(UTC) + timedelta(seconds=self.timeout)
+        log.info(
+            "waiting for %s: source %s, business date %s, until %s (%g s), checking every %g s",
+            self.location,
+            self.source,
+            self.business_date,
+            until.isoformat(timespec="seconds"),
+            self.timeout,
+            self.poke_interval,
+        )
 
     def late_message(self) -> str:
         return (
@@ -42,7 +58,7 @@ class _NamesLateSource(BaseSensorOperator):
             raise AirflowSensorTimeout(self.late_message()) from exc
 
 
-class LocalManifestSensor(_NamesLateSource):
+class LocalManifestSensor(NamesLateSource):
     """Waits, deferred, for a manifest in a local (or mounted) landing zone."""
 
     template_fields = ("path", "business_date")
@@ -60,7 +76,9 @@ class LocalManifestSensor(_NamesLateSource):
 
     def execute(self, context: Any) -> None:
         if self.poke(context):
+            log.info("found %s (source %s)", self.path, self.source)
             return
+        self.log_wait()
         deadline = datetime.now(UTC) + timedelta(seconds=self.timeout)
         self.defer(
             trigger=ManifestFileTrigger(self.path, self.poke_interval, deadline.isoformat()),
@@ -71,28 +89,27 @@ class LocalManifestSensor(_NamesLateSource):
     def execute_complete(self, context: Any, event: dict[str, str]) -> None:
         if event.get("status") != "found":
             raise AirflowSensorTimeout(f"no {self.path} by the deadline")
-
-
-class S3ManifestSensor(_NamesLateSource, S3KeySensor):
-    """S3KeySensor (deferrable, connection `aws_default`) naming the late source."""
-
-    template_fields = (*S3KeySensor.template_fields, "business_date")
-
-    def __init__(self, *, source: str, business_date: str, **kwargs: Any):
-        super().__init__(aws_conn_id=AWS_CONN_ID, deferrable=True, **kwargs)
-        self.source, self.business_date = source, business_date
-
-    @property
-    def location(self) -> str:
-        return str(self.bucket_key)
+        log.info("found %s (source %s)", self.path, self.source)
 
 
 def manifest_sensor(
-    settings: DagSettings, *, task_id: str, source: str, location: Any, business_date: Any
+    settings: DagSettings,
+    *,
+    task_id: str,
+    source: str,
+    location: Any,
+    business_date: Any,
+    **task_args: Any,
 ) -> BaseSensorOperator:
     """The sensor for one source's manifest: S3 or local, as RECON_LANDING says."""
-    timing = {"timeout": settings.sensor_timeout, "poke_interval": settings.poke_interval}
+    timing = {
+        "timeout": settings.sensor_timeout,
+        "poke_interval": settings.poke_interval,
+        **task_args,
+    }
     if settings.landing_on_s3:
+        from pipelines.airflow.s3_sensor import S3ManifestSensor
+
         return S3ManifestSensor(
             task_id=task_id,
             source=source,

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote
@@ -50,6 +51,10 @@ def test_dag_settings_defaults_and_environment():
         sensor_timeout=settings.DEFAULT_SENSOR_TIMEOUT,
         poke_interval=settings.DEFAULT_POKE_INTERVAL,
         shards=1,
+        end_date=None,
+        deadline=clock(6, 0),
+        previous_night_wait=settings.DEFAULT_PREVIOUS_NIGHT_WAIT,
+        previous_night_poke=settings.DEFAULT_PREVIOUS_NIGHT_POKE,
     )
     env = {
         "RECON_LANDING": "s3://landing/recon",
@@ -58,12 +63,22 @@ def test_dag_settings_defaults_and_environment():
         "RECON_SENSOR_TIMEOUT": "5",
         "RECON_SENSOR_POKE_INTERVAL": "0.5",
         "RECON_SHARDS": " 4 ",
+        "RECON_END_DATE": "2024-03-31",
+        "RECON_DEADLINE": "07:30",
+        "RECON_PREVIOUS_NIGHT_WAIT": "60",
+        "RECON_PREVIOUS_NIGHT_POKE_INTERVAL": "2.5",
     }
     parsed = settings.dag_settings(env)
     assert parsed.landing_on_s3 and parsed.catchup
     assert parsed.start_date == datetime(2024, 2, 1, tzinfo=UTC)
     assert (parsed.sensor_timeout, parsed.poke_interval) == (5.0, 0.5)
     assert parsed.shards == 4
+    # the run of business date 2024-03-31 has the logical date 2024-03-31 02:00
+    assert parsed.end_date == datetime(2024, 3, 31, 2, tzinfo=UTC)
+    assert parsed.deadline == clock(7, 30)
+    assert parsed.previous_night_wait == 60.0
+    assert parsed.previous_night_poke == 2.5
+    assert settings.dag_settings({"RECON_DEADLINE": "OFF"}).deadline is None
 
 
 @pytest.mark.parametrize(
@@ -78,6 +93,13 @@ def test_dag_settings_defaults_and_environment():
         ("RECON_SHARDS", "two"),
         ("RECON_SHARDS", "-2"),
         ("RECON_SHARDS", str(settings.MAX_SHARDS + 1)),
+        ("RECON_END_DATE", "2024-02-30"),
+        ("RECON_END_DATE", "2023-12-31"),  # before the start date
+        ("RECON_DEADLINE", "6:00"),
+        ("RECON_DEADLINE", "24:00"),
+        ("RECON_DEADLINE", "never"),
+        ("RECON_PREVIOUS_NIGHT_WAIT", "0"),
+        ("RECON_PREVIOUS_NIGHT_POKE_INTERVAL", "-1"),
     ],
 )
 def test_bad_settings_are_named(name, value):
@@ -215,17 +237,48 @@ from airflow.serialization.encoders import coerce_to_core_timetable
 from airflow.timetables.base import TimeRestriction
 
 bag = DagBag(dag_folder=sys.argv[1])
+heavy = ("polars", "great_expectations", "boto3", "botocore", "airflow.providers.amazon.aws.hooks")
 out = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}, "touched": touched,
-       "heavy": sorted(m for m in ("polars", "great_expectations") if m in sys.modules)}
+       "heavy": sorted(m for m in heavy if m in sys.modules)}
 dag = bag.dags.get("recon_nightly")
 if dag is not None:
     timetable = coerce_to_core_timetable(dag.timetable)
-    first = timetable.next_dagrun_info(
-        last_automated_data_interval=None,
-        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True))
+    restriction = TimeRestriction(earliest=dag.start_date, latest=dag.end_date, catchup=True)
+    first = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
     manual = timetable.infer_manual_data_interval(
         run_after=pendulum.datetime(2024, 3, 15, 12, tz="UTC"))
+    nights, last = [], None
+    while len(nights) < 400:
+        info = timetable.next_dagrun_info(last_automated_data_interval=last,
+                                          restriction=restriction)
+        if info is None:
+            break
+        last = info.data_interval
+        nights.append(last.start.isoformat())
+    def doc(t):
+        return t.doc_md or (t.partial_kwargs.get("doc_md") if t.is_mapped else None)
+    def seconds(value):
+        return value.total_seconds() if value is not None else None
     out.update(
+        owners=sorted({t.owner for t in dag.tasks}), tags=sorted(dag.tags),
+        undocumented=sorted(t.task_id for t in dag.tasks if not doc(t)),
+        execution_timeout={t.task_id: seconds(t.execution_timeout) for t in dag.tasks},
+        retry_delay={t.task_id: seconds(t.retry_delay) for t in dag.tasks},
+        max_retry_delay={t.task_id: seconds(t.max_retry_delay) for t in dag.tasks},
+        callbacks=sorted({f"{c.__module__}.{c.__name__}" for t in dag.tasks
+                          for c in ([t.on_failure_callback] if callable(t.on_failure_callback)
+                                    else t.on_failure_callback or [])}),
+        without_callback=sorted(t.task_id for t in dag.tasks if not t.on_failure_callback),
+        groups={t.task_id: t.task_group.group_id for t in dag.tasks},
+        outlets={t.task_id: [a.name for a in t.outlets] for t in dag.tasks if t.outlets},
+        dagrun_timeout=seconds(dag.dagrun_timeout),
+        deadlines=[{"reference": type(d.reference).__name__, "interval": seconds(d.interval),
+                    "callback": d.callback.path, "name": d.name} for d in (dag.deadline or [])],
+        nights=[nights[0], nights[-1], len(nights)] if nights else [],
+        end_date=dag.end_date.isoformat() if dag.end_date else None,
+        modes={t.task_id: getattr(t, "mode", None) for t in dag.tasks},
+        pokes={t.task_id: [t.poke_interval, t.exponential_backoff, seconds(t.max_wait)]
+               for t in dag.tasks if t.task_id == "wait_for_previous_night"},
         upstream={t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
         operators={t.task_id: type(t).__name__ for t in dag.tasks},
         mapped={t.task_id: [t.op_kwargs_expand_input.value,
@@ -279,14 +332,16 @@ def test_dag_folder_imports_cleanly_without_db_or_connections(parsed):
 
 
 def test_parsing_imports_no_engine(parsed):
-    # the DAG file is parsed every 30 s: polars and GX load inside the tasks only
+    # the DAG file is parsed every 30 s: polars and GX load inside the tasks only, the S3
+    # sensor (boto3) only for an S3 landing zone
     assert parsed["heavy"] == []
 
 
 def test_tasks_and_dependencies(parsed):
     expected = {
         "business_date": [],
-        "prepare": ["business_date"],
+        "wait_for_previous_night": ["business_date"],
+        "prepare": ["business_date", "wait_for_previous_night"],
         "validate": ["business_date"],
         "commit": ["business_date", "validate"],
         "clear_detections": ["business_date", "commit"],
@@ -301,14 +356,66 @@ def test_tasks_and_dependencies(parsed):
     assert parsed["upstream"] == {k: sorted(v) for k, v in expected.items()}
     assert parsed["mapped"] == {"reconcile": [{"shard": [0]}, 1]}
     assert {parsed["operators"][f"wait_for_{s}"] for s in SOURCES} == {"LocalManifestSensor"}
+    assert parsed["modes"]["wait_for_previous_night"] == "reschedule"  # no slot while it waits
+    # soon at first (a catch-up moves on), then backing off to 10 minutes
+    assert parsed["pokes"] == {"wait_for_previous_night": [15.0, True, 600.0]}
+    assert parsed["groups"]["wait_for_sim_inventory"] == "sim_inventory"
+    assert parsed["groups"]["ingest_sim_inventory"] == "sim_inventory"
+    assert parsed["groups"]["commit"] is None
+
+
+def test_owner_tags_docs_and_alerts_on_every_task(parsed):
+    assert parsed["owners"] == ["billing-reconciliation"]
+    assert {"recon", "nightly"} <= set(parsed["tags"])
+    assert parsed["undocumented"] == []
+    assert parsed["without_callback"] == []
+    assert parsed["callbacks"] == ["pipelines.airflow.alerts.on_task_failure"]
+
+
+def test_timeouts_retries_and_the_deadline(parsed):
+    timeouts = parsed["execution_timeout"]
+    assert None not in timeouts.values()
+    assert timeouts["business_date"] == timeouts["wait_for_previous_night"] == 120
+    assert timeouts["ingest_billing_lines"] == timeouts["clear_detections"] == 600
+    assert timeouts["reconcile"] == 1800
+    # a task under the warehouse lock: RECON_LOCK_WAIT (600 s) plus 10 minutes of work
+    assert timeouts["commit"] == timeouts["publish"] == 1200
+    # a deferred sensor's trigger ends at its execution_timeout: beyond RECON_SENSOR_TIMEOUT
+    assert timeouts["wait_for_billing_lines"] == settings.DEFAULT_SENSOR_TIMEOUT + 600
     assert parsed["retries"]["business_date"] == 0
-    assert parsed["retries"]["ingest_billing_lines"] == parsed["retries"]["publish"] == 3
+    assert parsed["retries"]["ingest_billing_lines"] == parsed["retries"]["publish"] == 2
+    assert parsed["retry_delay"]["publish"] == 10 and parsed["max_retry_delay"]["publish"] == 60
+    waits = settings.DEFAULT_PREVIOUS_NIGHT_WAIT + settings.DEFAULT_SENSOR_TIMEOUT
+    assert parsed["dagrun_timeout"] == waits + 3600
+    # D 02:00 (the logical date of business date D) + 28 h: D+1 06:00 UTC
+    assert parsed["deadlines"] == [
+        {
+            "reference": "DagRunLogicalDateDeadline",
+            "interval": 28 * 3600,
+            "callback": "pipelines.airflow.alerts.on_deadline_missed",
+            "name": "published by 06:00 UTC",
+        }
+    ]
+
+
+def test_deadline_time_and_off_from_the_environment(tmp_path):
+    (tmp_path / "early").mkdir()
+    (tmp_path / "off").mkdir()
+    early = parse_dags(tmp_path / "early", RECON_LANDING="/srv/l", RECON_DEADLINE="01:15")
+    assert early["deadlines"][0]["interval"] == (47 * 60 + 15) * 60  # D+2 01:15
+    off = parse_dags(tmp_path / "off", RECON_LANDING="/srv/l", RECON_DEADLINE="off")
+    assert off["deadlines"] == []
+
+
+def test_publish_emits_the_cases_asset(parsed):
+    assert parsed["outlets"] == {"publish": ["recon_cases"]}
 
 
 def test_one_run_per_business_date_with_a_one_day_interval(parsed):
     assert parsed["timetable"] == "CronDataIntervalTimetable"
-    assert parsed["max_active_runs"] == 1
+    assert parsed["max_active_runs"] == 2  # a failed night reruns while the next one waits
     assert parsed["catchup"] is False
+    assert parsed["end_date"] is None
     assert parsed["first_interval"] == ["2024-01-01T02:00:00+00:00", "2024-01-02T02:00:00+00:00"]
     assert parsed["manual_interval"] == ["2024-03-14T02:00:00+00:00", "2024-03-15T02:00:00+00:00"]
     assert parsed["params"] == ["allow_gap", "business_date"]
@@ -327,6 +434,19 @@ def test_s3_landing_catchup_start_date_and_shards_from_environment(tmp_path):
     assert got["mapped"] == {"reconcile": [{"shard": [0, 1, 2]}, 3]}
     assert got["catchup"] is True
     assert got["start_date"] == "2024-02-01T00:00:00+00:00"
+    assert got["heavy"] == ["airflow.providers.amazon.aws.hooks", "boto3", "botocore"]
+
+
+def test_catch_up_stops_at_the_end_date(tmp_path):
+    got = parse_dags(
+        tmp_path,
+        RECON_LANDING="/srv/landing",
+        RECON_CATCHUP="true",
+        RECON_START_DATE="2024-02-01",
+        RECON_END_DATE="2024-03-10",
+    )
+    # 2024-02-01 to 2024-03-10 inclusive, and no run after the end of the data
+    assert got["nights"] == ["2024-02-01T02:00:00+00:00", "2024-03-10T02:00:00+00:00", 39]
 
 
 # --- real nights with `airflow dags test` --------------------------------------------------
@@ -399,13 +519,16 @@ def recon(cwd: Path, *args: object) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def dags_test(airflow_env: dict[str, str], *args: str, **env: str) -> tuple[int, str]:
-    """`airflow dags test recon_nightly ARGS`; returns its exit code and output."""
-    command = [str(BIN / "airflow"), "dags", "test", "recon_nightly", *args]
+def dags_test(
+    airflow_env: dict[str, str], *args: str, dag_id: str = "recon_nightly", **env: str
+) -> tuple[int, str]:
+    """`airflow dags test DAG_ID ARGS`; returns its exit code and output. The deadline is
+    off: `airflow dags test` of Airflow 3.3.2 fails on a DAG with a DeadlineAlert."""
+    command = [str(BIN / "airflow"), "dags", "test", dag_id, *args]
     t0 = time.perf_counter()
     proc = subprocess.run(
         command,
-        env=clean_env(**airflow_env, **env),
+        env=clean_env(**airflow_env, **{"RECON_DEADLINE": "off", **env}),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -478,6 +601,11 @@ def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path)
     assert code == 0, out[-5000:]
     assert sorted(re.findall(r"end task task_id=reconcile map_index=(\d+)", out)) == ["0", "1", "2"]
     assert not stale.exists()
+    # recon's own log lines, and none of Great Expectations' INFO ones
+    assert f"business date {LAST} sim_inventory: rows read " in out
+    assert f"business date {LAST} shard 2 of 3: cases found " in out
+    assert f"business date {LAST} published: cases {len(world.truth)}, new " in out
+    assert "great_expectations" not in out
     cases = f"cases/business_date={LAST}/cases.parquet"
     published = pl.read_parquet(warehouse / cases)
     assert published.equals(pl.read_parquet(unsharded / cases))
@@ -551,11 +679,13 @@ def test_a_night_on_s3_through_the_aws_default_connection(
 def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
     airflow_home, world, tmp_path, webhook
 ):
-    """billing_lines is late, store_transactions does not match its manifest: the night's
-    one validate task does not run."""
+    """billing_lines and retention_campaigns are late, store_transactions does not match its
+    manifest: three failed tasks, two causes, two notifications; the night's one validate
+    task does not run."""
     url, received = webhook
+    late = ("billing_lines", "retention_campaigns")
     landing = copy_partitions(
-        world.landing, tmp_path / "landing", START, [s for s in SOURCES if s != "billing_lines"]
+        world.landing, tmp_path / "landing", START, [s for s in SOURCES if s not in late]
     )
     store = next((landing / "store_transactions" / f"business_date={START}").glob("part-*"))
     store.write_bytes(store.read_bytes() + b"\n")
@@ -568,16 +698,25 @@ def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
         RECON_WAREHOUSE=str(warehouse),
         RECON_SENSOR_TIMEOUT="5",
         RECON_SENSOR_POKE_INTERVAL="1",
-        RECON_ALERT_WEBHOOK=url,
+        RECON_ALERT_HTTP_CONN_ID="recon_alert_http",
+        AIRFLOW_CONN_RECON_ALERT_HTTP=json.dumps({"conn_type": "http", "host": url}),
     )
     assert code != 0
     assert "up_for_retry" not in out
     assert not (warehouse / "cases").exists()
+    assert not (warehouse / "curated").exists()
     records = {r["task_id"]: r for r in alert_records(warehouse, START).values()}
-    assert set(records) == {"wait_for_billing_lines", "ingest_store_transactions"}
-    assert sorted(received, key=lambda r: r["task_id"]) == sorted(
-        records.values(), key=lambda r: r["task_id"]
-    )
+    assert set(records) == {
+        "wait_for_billing_lines",
+        "wait_for_retention_campaigns",
+        "ingest_store_transactions",
+    }
+    assert sorted(r["cause"] for r in received) == [
+        "ingest-AirflowFailException",
+        "wait_for-AirflowSensorTimeout",
+    ]
+    for alert in received:
+        assert alert == records[alert["task_id"]]
     for record in records.values():
         assert record["try_number"] == 1
         assert record["log_url"].startswith("http")
@@ -586,6 +725,9 @@ def test_a_bad_night_fails_at_once_alerts_and_publishes_nothing(
     message = f"source billing_lines is late for business date {START}"
     assert message in late["error"] and "within 5 s" in late["error"]
     assert message in out
+    manifest = landing / "billing_lines" / f"business_date={START}" / "_manifest.json"
+    waited = f"waiting for {manifest}: source billing_lines, business date {START}, until "
+    assert waited in out and "(5 s), checking every 1 s" in out
     rejected = records["ingest_store_transactions"]
     assert rejected["error_type"] == "AirflowFailException"
     assert store.name in rejected["error"]
@@ -623,3 +765,138 @@ def test_a_critical_expectation_stops_the_night_in_its_one_validate_task(
     assert all(w in record["error"] for w in ("sim_inventory", "iccid", "critical"))
     page = (warehouse / f"quality/pages/business_date={START}/index.html").read_text()
     assert "CRITICAL" in page and all(f'id="{s}"' in page for s in SOURCES)
+
+
+def second_home(airflow_home: dict[str, str], to: Path) -> dict[str, str]:
+    """Another Airflow home with a copy of the migrated metadata DB, for a second
+    `airflow dags test` running while the first one waits (SQLite takes one writer)."""
+    to.mkdir()
+    shutil.copy(Path(airflow_home["AIRFLOW_HOME"]) / "airflow.db", to / "airflow.db")
+    return {
+        **airflow_home,
+        "AIRFLOW_HOME": str(to),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{to}/airflow.db",
+    }
+
+
+@pytest.mark.slow
+def test_a_night_waits_for_the_failed_one_before_and_proceeds_once_it_is_recovered(
+    airflow_home, world, tmp_path
+):
+    """Night D fails (billing_lines late); night D+1 starts, waits without touching its
+    data, and publishes by itself once D is recovered (the late source delivered, D rerun)
+    - with the ground truth, which D's credits are part of."""
+    night, next_night = LAST - timedelta(days=1), LAST
+    warehouse = warehouse_through(world, tmp_path / "warehouse", night - timedelta(days=1))
+    landing = copy_partitions(world.landing, tmp_path / "landing", next_night)
+    copy_partitions(world.landing, landing, night, [s for s in SOURCES if s != "billing_lines"])
+    env = {
+        "RECON_LANDING": str(landing),
+        "RECON_WAREHOUSE": str(warehouse),
+        "RECON_SENSOR_POKE_INTERVAL": "1",
+        "RECON_PREVIOUS_NIGHT_POKE_INTERVAL": "1",
+    }
+    code, out = dags_test(
+        airflow_home,
+        "-c",
+        json.dumps({"business_date": str(night)}),
+        RECON_SENSOR_TIMEOUT="3",
+        **env,
+    )
+    assert code != 0 and f"source billing_lines is late for business date {night}" in out
+    assert not (warehouse / "cases" / f"business_date={night}").exists()
+
+    log = tmp_path / "next-night.log"
+    with log.open("w") as sink:
+        waiting = subprocess.Popen(
+            [
+                str(BIN / "airflow"),
+                "dags",
+                "test",
+                "recon_nightly",
+                "-c",
+                json.dumps({"business_date": str(next_night)}),
+            ],
+            env=clean_env(
+                **airflow_home, RECON_DEADLINE="off", RECON_PREVIOUS_NIGHT_WAIT="180", **env
+            ),
+            cwd=REPO,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + DAG_TEST_TIMEOUT
+        while f"waiting for the previous night {night}" not in log.read_text():
+            assert waiting.poll() is None, log.read_text()[-5000:]
+            assert time.monotonic() < deadline, "the next night never waited"
+            time.sleep(1)
+        time.sleep(3)  # a few more checks: it must still not start its work
+        assert "starting task_id=prepare" not in log.read_text()
+        assert not list(warehouse.glob(f"*/*/business_date={next_night}"))
+        # recovery: the source arrives and night D is rerun (here from another Airflow home)
+        copy_partitions(world.landing, landing, night, ["billing_lines"])
+        code, out = dags_test(
+            second_home(airflow_home, tmp_path / "home2"),
+            "-c",
+            json.dumps({"business_date": str(night)}),
+            **env,
+        )
+        assert code == 0, out[-5000:]
+        recovered = (warehouse / "cases" / f"business_date={night}" / "summary.json").stat()
+        assert waiting.wait(timeout=DAG_TEST_TIMEOUT) == 0, log.read_text()[-5000:]
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    out = log.read_text()
+    assert f"previous night {night}: " in out and "'processed': True" in out
+    cases = warehouse / "cases" / f"business_date={next_night}"
+    assert (cases / "summary.json").stat().st_mtime > recovered.st_mtime
+    assert published_ids((cases / "cases.parquet").read_bytes()) == world.truth
+
+
+@pytest.mark.slow
+def test_a_dag_scheduled_on_the_cases_asset_runs_after_a_night(airflow_home, world, tmp_path):
+    """publish emits `recon_cases` with the business date; the scheduler queues the
+    consumer DAG on it; the consumer reads the night from the event."""
+    import sqlite3
+
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "recon_nightly.py").symlink_to(DAGS / "recon_nightly.py")
+    (folder / "recon_cases_consumer.py").symlink_to(
+        Path(__file__).parent / "dags" / "recon_cases_consumer.py"
+    )
+    home = {
+        **second_home(airflow_home, tmp_path / "home"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(folder),
+    }
+    warehouse = warehouse_through(world, tmp_path / "warehouse", LAST - timedelta(days=1))
+    env = {"RECON_LANDING": str(world.landing), "RECON_WAREHOUSE": str(warehouse)}
+    for command in (["dags", "reserialize"], ["dags", "unpause", "recon_cases_consumer"]):
+        proc = subprocess.run(  # a paused DAG is not queued on its Assets
+            [str(BIN / "airflow"), *command],
+            env=clean_env(**home, RECON_DEADLINE="off", **env),
+            capture_output=True,
+            text=True,
+            timeout=DAG_TEST_TIMEOUT,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    db_path = Path(home["AIRFLOW_HOME"]) / "airflow.db"
+    (before,) = sqlite3.connect(db_path).execute("SELECT max(id) FROM asset_event").fetchone()
+    code, out = dags_test(home, "-c", json.dumps({"business_date": str(LAST)}), **env)
+    assert code == 0, out[-5000:]
+    db = sqlite3.connect(db_path)
+    events = db.execute(
+        "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+        "WHERE a.name = 'recon_cases' AND e.id > ?",
+        (before or 0,),
+    ).fetchall()
+    queued = db.execute("SELECT target_dag_id FROM asset_dag_run_queue").fetchall()
+    db.close()
+    assert [json.loads(e)["business_date"] for (e,) in events] == [str(LAST)]
+    assert json.loads(events[0][0])["cases"] == len(world.truth)
+    assert queued == [("recon_cases_consumer",)]
+    received = tmp_path / "consumer.json"
+    code, out = dags_test(home, dag_id="recon_cases_consumer", RECON_CONSUMER_OUT=str(received))
+    assert code == 0, out[-5000:]
+    assert json.loads(received.read_text())["business_date"] == str(LAST)

@@ -50,6 +50,7 @@ logging.getLogger("great_expectations").setLevel(logging.WARNING)
 SETTINGS = dag_settings()
 LOCK_WAIT = lock_wait()
 CASES = Asset("recon_cases")
+LETTERS = Asset("recon_letters_to_hold")  # contract section 3.1, for the mailing system
 
 
 @dag(
@@ -327,10 +328,10 @@ def recon_nightly():
         logging.getLogger("recon_nightly").info("business date %s: case store run %s", day, run_id)
         return run_id
 
-    @task(outlets=[CASES], execution_timeout=task_timeout("locked", LOCK_WAIT))
+    @task(outlets=[CASES, LETTERS], execution_timeout=task_timeout("locked", LOCK_WAIT))
     def publish(day: str) -> dict:
-        """**Publish the night**: cases, report and run summary; emits the Asset
-        `recon_cases` with the business date in its extra.
+        """**Publish the night**: cases, report, run summary and letters to hold; emits the
+        Assets `recon_cases` and `recon_letters_to_hold`, the business date in their extra.
 
         Reads what update_cases staged; writes `cases/business_date=D/` and clears the
         night's staging area, under the lock. A failure is I/O (retried); nothing
@@ -343,6 +344,7 @@ def recon_nightly():
 
         from pipelines import night
         from pipelines.airflow.config import locked, open_warehouse
+        from pipelines.layout import letters_to_hold_key
 
         with locked(f"recon_nightly publish {day}"):
             result = night.publish(open_warehouse(), date.fromisoformat(day))
@@ -357,7 +359,15 @@ def recon_nightly():
             result.report_uri,
         )
         extra = {"business_date": day, "cases": cases["published"], "report": result.report_uri}
-        get_current_context()["outlet_events"][CASES].extra = extra
+        events = get_current_context()["outlet_events"]
+        events[CASES].extra = extra
+        held = {
+            ext: letters_to_hold_key(date.fromisoformat(day), ext) for ext in ("csv", "parquet")
+        }
+        events[LETTERS].extra = {
+            "business_date": day,
+            **{ext: open_warehouse().uri(key) for ext, key in held.items()},
+        }
         return {**cases, "report": result.report_uri}
 
     resolved: Any = business_date()  # a mapping of XComArgs (multiple_outputs)

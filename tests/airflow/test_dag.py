@@ -407,8 +407,8 @@ def test_deadline_time_and_off_from_the_environment(tmp_path):
     assert off["deadlines"] == []
 
 
-def test_publish_emits_the_cases_asset(parsed):
-    assert parsed["outlets"] == {"publish": ["recon_cases"]}
+def test_publish_emits_the_cases_and_letters_to_hold_assets(parsed):
+    assert parsed["outlets"] == {"publish": ["recon_cases", "recon_letters_to_hold"]}
 
 
 def test_one_run_per_business_date_with_a_one_day_interval(parsed):
@@ -896,6 +896,17 @@ def test_a_dag_scheduled_on_the_cases_asset_runs_after_a_night(airflow_home, wor
     assert [json.loads(e)["business_date"] for (e,) in events] == [str(LAST)]
     assert json.loads(events[0][0])["cases"] == len(world.truth)
     assert queued == [("recon_cases_consumer",)]
+    db = sqlite3.connect(db_path)
+    (letters,) = db.execute(
+        "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+        "WHERE a.name = 'recon_letters_to_hold' AND e.id > ?",
+        (before or 0,),
+    ).fetchall()
+    db.close()
+    held = json.loads(letters[0])
+    assert held["business_date"] == str(LAST)
+    assert held["csv"].endswith(f"business_date={LAST}/letters_to_hold.csv")
+    assert Path(held["parquet"].removeprefix("file://")).is_file()
     received = tmp_path / "consumer.json"
     code, out = dags_test(home, dag_id="recon_cases_consumer", RECON_CONSUMER_OUT=str(received))
     assert code == 0, out[-5000:]

@@ -253,6 +253,40 @@ def night_kpis(warehouse_uri: str, business_date: date, db_url: str | None = Non
         return kpis_document(store.engine, business_date, business_date, business_date, sources)
 
 
+def recovery_by_month(engine: Engine, nights: Sequence[date]) -> list[dict[str, Any]]:
+    """For the charts: per calendar month of `nights`, amount kind and currency, the money
+    detected, the part recovered since and its share (0 to 1), summed over the rules of
+    `store_kpis`'s "detected" rows, so that the dashboard and the report's chart say what
+    `recon kpis --month` says. Ages and statuses as `store_kpis` counts them, to the month's
+    last night in `nights`."""
+    months: dict[str, date] = {}
+    for night in sorted(nights):
+        months[f"{night:%Y-%m}"] = night  # the month's last night
+    rows = []
+    for month, last in months.items():
+        start, _ = month_bounds(month)
+        totals: dict[tuple[str, str], list[Decimal]] = {}
+        for g in store_kpis(engine, start, last, last)["detected"]:
+            if g["currency"] is None or g["amount_kind"] is None:
+                continue  # not priced: no money to recover
+            t = totals.setdefault((g["amount_kind"], g["currency"]), [ZERO, ZERO])
+            t[0] += Decimal(g["amount"])
+            t[1] += Decimal(g["recovered_since"])
+        for (kind, currency), (found, back) in sorted(totals.items()):
+            rate = (back / found).quantize(Decimal("0.0001")) if found else None
+            rows.append(
+                {
+                    "month": month,
+                    "kind": kind,
+                    "currency": currency,
+                    "detected": found,
+                    "recovered": back,
+                    "rate": rate,
+                }
+            )
+    return rows
+
+
 def month_bounds(month: str) -> tuple[date, date]:
     """'2024-03' -> (2024-03-01, 2024-03-31); ValueError for anything else."""
     try:

@@ -56,7 +56,7 @@ from pipelines.ingest.gate import (
     with_problems,
 )
 from pipelines.ingest.warehouse import curated_dates, scan_curated
-from pipelines.kpis import kpis_document
+from pipelines.kpis import kpis_document, recovery_by_month
 from pipelines.publish import money_by_kind, not_priced, publish_night, published_summary
 from pipelines.publish.charts import DRAWN, draw_trends, plain_rows
 from pipelines.publish.holds import LETTER_RULES, hold_files, hold_rows
@@ -397,12 +397,16 @@ def update_cases(
         day = business_date
         kpis = kpis_document(store.engine, day, day, day, stats)
         trends = read_trends(store.engine, as_of=business_date)
+        recovery = recovery_by_month(store.engine, trends.nights)
     warehouse.write_bytes(layout.staged_kpis_key(business_date), _json(kpis))
     meta = {
         "run_id": run_id,
         "started_at": started.isoformat(),
         "counts": outcome.counts,
-        "trends": {name: plain_rows(getattr(trends, name)) for name, _, _ in DRAWN},
+        "trends": {
+            name: plain_rows(recovery if name == "recovery" else getattr(trends, name))
+            for name, _, _ in DRAWN
+        },
     }
     warehouse.write_bytes(layout.published_key(business_date), parquet_bytes(outcome.published))
     warehouse.write_bytes(layout.outcome_key(business_date), json.dumps(meta, indent=2).encode())

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pipelines.casestore.store import CaseStore, Recovery
 from pipelines.cli import main
-from pipelines.kpis import month_bounds, store_kpis
+from pipelines.kpis import month_bounds, recovery_by_month, store_kpis
 from tests.support.cases import D1, D2, D3, Runs, det
 
 LETTER = det(
@@ -185,3 +185,23 @@ def test_a_letter_none_of_whose_fees_is_known_counts_as_not_priced(tmp_path: Pat
         Runs(s)(D1, unknown)
         (row,) = store_kpis(s.engine, D1, D1, D1)["detected"]
     assert (row["currency"], row["cases"], row["not_priced"], row["amount"]) == (None, 1, 1, "0.00")
+
+
+def test_the_charts_recovery_by_month_is_what_the_kpis_say(store) -> None:
+    """Summed over rules per kind and currency from store_kpis' detected rows: the
+    dashboard's and the report's chart agree with `recon kpis --month`."""
+    rows = recovery_by_month(store.engine, [D1, D2, D3])
+    by_series = {(r["month"], r["kind"], r["currency"]): r for r in rows}
+    detected = by_key(store_kpis(store.engine, date(2024, 1, 1), D3, D3)["detected"])
+    for (month, kind, currency), r in by_series.items():
+        assert month == f"{D3:%Y-%m}"
+        groups = [g for (_, k, c), g in detected.items() if (k, c) == (kind, currency)]
+        assert r["detected"] == sum(Decimal(g["amount"]) for g in groups)
+        assert r["recovered"] == sum(Decimal(g["recovered_since"]) for g in groups)
+    refund = by_series[(f"{D3:%Y-%m}", "refund_due", "GBP")]
+    assert (refund["detected"], refund["recovered"], refund["rate"]) == (
+        Decimal("15.00"),
+        Decimal("12.00"),
+        Decimal("0.8000"),
+    )
+    assert (f"{D3:%Y-%m}", None, None) not in by_series  # not priced: nothing to recover

@@ -1,5 +1,7 @@
 """The case store over the nights, as plain rows for charts (the desk's dashboard and the
-nightly report): open cases by severity, new against closed, ageing, money, recovery.
+nightly report): open cases by severity, new against closed, ageing, money. Recovery by
+month comes from the KPIs (`pipelines.kpis.recovery_by_month`), so that the charts, the
+report and `recon kpis` agree.
 
 A case is open on night D from its first night (`first_seen`) until it closed: the night
 the pipeline found it gone (`closed_on`, resolution no_longer_detected) or the day a
@@ -38,7 +40,6 @@ class Trends:
     new_and_closed: list[dict[str, Any]]  # night, new, closed
     ageing: list[dict[str, Any]]  # bucket, severity, cases (open on the last night)
     money: list[dict[str, Any]]  # night, kind (None without amount_kind), currency, amount
-    recovery: list[dict[str, Any]]  # month, currency, detected, recovered, rate
 
 
 def read_trends(engine: Engine, as_of: date | None = None) -> Trends:
@@ -116,7 +117,6 @@ def trends_of(nights: list[date], rows: list[dict[str, Any]]) -> Trends:
             for (kind, currency) in sorted(money_diff, key=lambda k: (k[0] or "", k[1]))
             for night, amount in zip(nights, _running(money_diff[(kind, currency)]), strict=False)
         ],
-        recovery=_recovery(rows),
     )
 
 
@@ -153,31 +153,3 @@ def _bucket(days: int) -> str:
         if days <= limit:
             return label
     return OLDEST_BUCKET
-
-
-def _recovery(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per month of detection and currency: the money detected, the part of it recovered
-    (cases the pipeline closed as no_longer_detected), and its share."""
-    detected: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    recovered: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for row in rows:
-        if row["amount_at_risk"] is None or not row["currency"]:
-            continue
-        key = (row["first_seen"].strftime("%Y-%m"), row["currency"])
-        detected[key] += abs(row["amount_at_risk"])
-        if row["resolution"] == NO_LONGER_DETECTED and row["status"] not in OPEN_STATUSES:
-            recovered[key] += abs(row["amount_at_risk"])
-    return [
-        {
-            "month": month,
-            "currency": currency,
-            "detected": detected[(month, currency)],
-            "recovered": recovered[(month, currency)],
-            "rate": (recovered[(month, currency)] / detected[(month, currency)]).quantize(
-                Decimal("0.0001")
-            )
-            if detected[(month, currency)]
-            else None,
-        }
-        for month, currency in sorted(detected)
-    ]

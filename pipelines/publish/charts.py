@@ -192,8 +192,13 @@ def money(rows: list[dict[str, Any]]) -> str | None:
 
 
 def recovery(rows: list[dict[str, Any]]) -> str | None:
-    """Rows month, currency, rate (a share, 0 to 1, or None): bars per month."""
-    rows = [r for r in rows if r["rate"] is not None]
+    """Rows month, kind (or None), currency, rate (a share, 0 to 1, or None): bars per
+    month, one per kind and currency."""
+    rows = [
+        {**r, "series": " ".join(p for p in (_kind(r.get("kind")), r["currency"]) if p)}
+        for r in rows
+        if r["rate"] is not None
+    ]
     if not rows:
         return None
     import altair as alt
@@ -202,18 +207,22 @@ def recovery(rows: list[dict[str, Any]]) -> str | None:
         alt.Chart(_data(rows, ("rate",)))
         .mark_bar()
         .encode(
-            x=alt.X("month:O", title="month first seen"),
-            xOffset=alt.XOffset("currency:N"),
+            x=alt.X("month:O", title="month"),
+            xOffset=alt.XOffset("series:N"),
             y=alt.Y(
                 "rate:Q",
                 title="share recovered",
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1]),
             ),
-            color=alt.Color("currency:N", title=None),
+            color=alt.Color("series:N", title=None),
         )
     )
     return _render(_frame(chart, "Recovery rate by month"))
+
+
+def _kind(kind: str | None) -> str:
+    return kind.replace("_", " ") if kind else ""
 
 
 def data_uri(svg: str) -> str:

@@ -1,5 +1,5 @@
 """Trends of the case store: open cases per night by severity, new against closed, ageing,
-open amounts per currency (absolute), recovery by month of detection."""
+open amounts per currency (absolute)."""
 
 from __future__ import annotations
 
@@ -91,24 +91,6 @@ def test_ageing_counts_open_cases_on_the_last_night_by_bucket():
     ]
 
 
-def test_recovery_is_the_share_of_a_months_money_the_pipeline_saw_cleared():
-    rows = [
-        case(amount="30.00"),
-        case(
-            "low", "resolved", first=2, closed=4, resolution="no_longer_detected", amount="-10.00"
-        ),
-        case("medium", "resolved", first=2, decided=3, resolution="credit note", amount="20.00"),
-    ]
-    (january,) = trends_of(NIGHTS, rows).recovery
-    assert january == {
-        "month": "2024-01",
-        "currency": "GBP",
-        "detected": Decimal("60.00"),
-        "recovered": Decimal("10.00"),
-        "rate": Decimal("0.1667"),
-    }
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path):
     url = (
@@ -135,7 +117,6 @@ def test_read_trends_from_a_store(store):
         (0, 0),
         (0, 0),
     ]
-    assert trends.recovery[0]["recovered"] == Decimal("10.00")
 
 
 def test_trends_as_of_a_night_leave_out_what_came_after_it(store):
@@ -148,8 +129,6 @@ def test_trends_as_of_a_night_leave_out_what_came_after_it(store):
     assert then.nights == [D1]
     assert per_night(then.open_by_severity, "high") == [2]
     assert [(r["new"], r["closed"]) for r in then.new_and_closed] == [(2, 0)]
-    assert then.recovery[0]["recovered"] == Decimal("0")
     assert sum(r["cases"] for r in then.ageing) == 2
     later = read_trends(store.engine, as_of=D2)
     assert per_night(later.open_by_severity, "high") == [2, 1]
-    assert later.recovery[0]["recovered"] == Decimal("10.00")

@@ -70,7 +70,7 @@ def _cases(warehouse: Path, last: NightResult) -> list[str]:
     recovered = [c for c in every if c["resolution"] == NO_LONGER_DETECTED]
     lines.append(
         f"recovered:     {_n(len(recovered), 'case')} closed as {NO_LONGER_DETECTED} when a later "
-        "bill cleared them (a credit, a charge gone)"
+        f"bill cleared {'it' if len(recovered) == 1 else 'them'} (a credit, a charge gone)"
         + "".join(
             f"\n                 {c['case_id']} {c['rule_id']}, closed on {c['closed_on']}"
             for c in recovered[:EXAMPLES]

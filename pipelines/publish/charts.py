@@ -182,7 +182,7 @@ def money(rows: list[dict[str, Any]]) -> str | None:
             x=_night_axis(rows),
             y=alt.Y("amount:Q", title="open amount (absolute)"),
             color=alt.Color("series:N", title=None),
-            strokeDash=alt.StrokeDash("series:N", legend=None),
+            strokeDash=alt.StrokeDash("series:N", title=None),
         )
     )
     kinds = any(r.get("kind") for r in rows)

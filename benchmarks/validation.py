@@ -4,8 +4,9 @@ side, each run in a fresh process (so importing Great Expectations is counted), 
     .venv/bin/python -m benchmarks.validation --profile 100k [--repeat 3] [--data DIR]
 
 Uses (or writes) the profile's world of `benchmarks/datagen.py`; every run works on a fresh
-copy of its warehouse. Prints wall and CPU seconds per mode, the validation step alone,
-the bytes it keeps per night under quality/, and the load average (`uptime`) around it.
+copy of its warehouse. Prints wall and CPU seconds per mode, the validation step and the
+night gate alone, the bytes it keeps per night under quality/, and the load average
+(`uptime`) around it.
 """
 
 from __future__ import annotations
@@ -33,14 +34,16 @@ from pipelines.settings import GateSettings
 data, copy, validate = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 shutil.copytree(data / "warehouse", copy / "warehouse")
 steps = {}
-real = night.validate_inputs
-def timed(*args, **kwargs):
-    t0 = time.perf_counter()
-    try:
-        return real(*args, **kwargs)
-    finally:
-        steps["validate"] = time.perf_counter() - t0
-night.validate_inputs = timed
+def timed(name, real):
+    def step(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            steps[name] = time.perf_counter() - t0
+    return step
+night.validate_inputs = timed("validate", night.validate_inputs)
+night.judge_night = timed("gate", night.judge_night)
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu0 = usage.ru_utime + usage.ru_stime
 t0 = time.perf_counter()
@@ -56,7 +59,8 @@ for path in quality.rglob("*") if quality.exists() else []:
         kind = "pages" if "pages" in path.parts else "results"
         sizes[kind] = sizes.get(kind, 0) + path.stat().st_size
 print("RESULT " + json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime - cpu0,
-                              "validate": steps.get("validate"), "bytes": sizes}))
+                              "validate": steps.get("validate"), "gate": steps.get("gate"),
+                              "bytes": sizes}))
 """
 
 
@@ -110,7 +114,9 @@ def main() -> None:
         f"  {'difference':<19} {med[True]['wall'] - med[False]['wall']:7.2f} "
         f"{med[True]['cpu'] - med[False]['cpu']:7.2f}"
     )
+    gate = statistics.median(r["gate"] for v in runs for r in runs[v])
     print(f"  validate step alone (GX import, 4 suites, pages): {step:.2f} s wall")
+    print(f"  the gate alone (thresholds, inventory, predecessor): {gate:.2f} s wall")
     sizes = runs[True][-1]["bytes"]
     print(
         f"\nquality/ per night: results {sizes.get('results', 0):,} bytes, "

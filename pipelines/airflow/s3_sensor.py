@@ -8,7 +8,7 @@ from typing import Any
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 
 from pipelines.airflow.config import AWS_CONN_ID
-from pipelines.airflow.sensors import NamesLateSource
+from pipelines.airflow.late_source import NamesLateSource
 
 
 class S3ManifestSensor(NamesLateSource, S3KeySensor):

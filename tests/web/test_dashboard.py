@@ -11,20 +11,9 @@ import pytest
 
 from pipelines.casestore.accounts import Accounts
 from pipelines.casestore.store import CaseStore
-from tests.support.desk import build_store, fast_hashing, login, make_client
+from tests.support.desk import fast_hashing, login, make_client
 
 IMG = re.compile(r'<img src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)">')
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = (
-        f"sqlite:///{tmp_path / 'cases.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    build_store(url)
-    return url
 
 
 def test_login_is_required(db_url: str) -> None:

@@ -21,7 +21,6 @@ from tests.support.desk import (
     PASSWORD,
     SMALL,
     TARIFF,
-    build_store,
     build_warehouse,
     csrf_of,
     login,
@@ -29,17 +28,6 @@ from tests.support.desk import (
 )
 
 ALL = "owner=anyone&status=any"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = (
-        f"sqlite:///{tmp_path / 'cases.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    build_store(url)
-    return url
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ module. It imports nothing heavy (the DAG file parses it every 30 seconds).
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -184,7 +185,8 @@ class DagSettings:
         return self.landing.startswith("s3://")
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, zero: bool = False) -> float:
+    """A finite number of seconds from `name`, else `default`; positive, or 0 too if `zero`."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -192,8 +194,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be positive")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise ConfigError(f"{name}={raw!r} must be {'0 or more' if zero else 'positive'}")
     return value
 
 
@@ -380,19 +382,10 @@ def lock_wait(env: Mapping[str, str] = os.environ, seconds: float | None = None)
     """How long a run waits for another run's warehouse lock: `seconds`, else
     RECON_LOCK_WAIT, else 10 minutes; 0 fails at once."""
     if seconds is not None:
-        if seconds < 0:
-            raise ConfigError(f"--lock-wait {seconds} must not be negative")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ConfigError(f"--lock-wait {seconds} must be 0 or more")
         return seconds
-    raw = env.get(ENV_LOCK_WAIT, "").strip()
-    if not raw:
-        return DEFAULT_LOCK_WAIT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{ENV_LOCK_WAIT}={raw!r} is not a number of seconds") from None
-    if not value >= 0:
-        raise ConfigError(f"{ENV_LOCK_WAIT}={raw!r} must not be negative")
-    return value
+    return _seconds(env, ENV_LOCK_WAIT, DEFAULT_LOCK_WAIT, zero=True)
 
 
 def quality_pages(env: Mapping[str, str] = os.environ) -> int:

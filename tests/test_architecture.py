@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "pipelines"
 # Lowest first; a module may import its own layer and the layers below it only.
 LAYERS = (
-    ("contract", "catalogue", "settings", "layout", "money", "redact", "csv_safe"),
+    ("contract", "catalogue", "settings", "layout", "money", "redact", "csv_safe", "templating"),
     ("storage",),
     ("ingest", "quality", "rules", "casestore", "publish"),
     ("night", "kpis"),

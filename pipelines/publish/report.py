@@ -6,19 +6,15 @@ from collections.abc import Sequence
 from datetime import date
 
 import polars as pl
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipelines.catalogue import RULE_SPECS, SEVERITY_ORDER
 from pipelines.publish.charts import Chart
 from pipelines.publish.totals import kind_label, money_by_kind_text
+from pipelines.templating import html_environment
 
 LARGEST = 20
 
-_env = Environment(
-    loader=PackageLoader("pipelines.publish", "templates"),
-    autoescape=select_autoescape(["html"]),
-    keep_trailing_newline=True,
-)
+_env = html_environment("pipelines.publish")
 
 
 def render_report(

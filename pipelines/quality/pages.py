@@ -14,8 +14,6 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from pipelines.contract import SOURCES
 from pipelines.layout import (
     PAGES_INDEX,
@@ -26,14 +24,11 @@ from pipelines.layout import (
     quality_prefix,
 )
 from pipelines.storage import Storage
+from pipelines.templating import html_environment
 
 ROW_COUNTS = ("manifest_rows", "rows_loaded", "rows_quarantined")
 
-_env = Environment(
-    loader=PackageLoader("pipelines.quality", "templates"),
-    autoescape=select_autoescape(["html"]),
-    keep_trailing_newline=True,
-)
+_env = html_environment("pipelines.quality")
 
 
 def publish_pages(

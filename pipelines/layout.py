@@ -9,6 +9,10 @@ Warehouse:
     curated/<source>/business_date=D/data.parquet, _ingest.json     the curated history
     quarantine/<source>/business_date=D/...                         rows kept out, with why
     curated/_commits/business_date=D.json                           the night's last commit
+    curated/_compacted/<source>/manifest.json, <segment>/rows.parquet
+                                                                    the history compacted into
+                                                                    at most two segments, each
+                                                                    naming its partitions' versions
     staging/business_date=D/sources/<source>/curated|quarantine/... partitions checked, not curated
     staging/business_date=D/commit/journal.json                     the commit journal
     staging/business_date=D/night.json, quality/<source>.json       the gate's and GX's verdicts
@@ -84,6 +88,25 @@ def curated_date(source: str, key: str) -> date | None:
     pattern = rf"curated/{re.escape(source)}/business_date=({_DATE})/{re.escape(CURATED_FILE)}"
     match = re.fullmatch(pattern, key)
     return date.fromisoformat(match.group(1)) if match else None
+
+
+def compacted_prefix(source: str) -> str:
+    """The compacted history of a source: derived from its curated partitions."""
+    return f"curated/_compacted/{source}"
+
+
+def compacted_manifest_key(source: str) -> str:
+    return f"{compacted_prefix(source)}/manifest.json"
+
+
+def compacted_segment_key(source: str, segment: str) -> str:
+    return f"{compacted_prefix(source)}/{segment}/rows.parquet"
+
+
+def compacted_segment(source: str, key: str) -> str | None:
+    """The segment name of a key below the source's compacted history, or None."""
+    match = re.fullmatch(rf"{re.escape(compacted_prefix(source))}/([0-9a-f]+)/.+", key)
+    return match.group(1) if match else None
 
 
 def quarantine_prefix(source: str, business_date: date) -> str:

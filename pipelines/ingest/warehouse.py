@@ -9,6 +9,7 @@ from datetime import date
 import polars as pl
 
 from pipelines.contract import SOURCE_SPECS
+from pipelines.ingest.compacted import compacted, partition_versions
 from pipelines.layout import curated_date, curated_key, curated_source_prefix, stats_key
 from pipelines.storage import Storage
 
@@ -38,14 +39,18 @@ def scan_curated(warehouse: Storage, source: str, dates: Iterable[date]) -> pl.L
 
 
 def history(warehouse: Storage, source: str, up_to: date) -> pl.LazyFrame:
-    """Every curated row of the source with business_date <= up_to (empty when none)."""
-    dates = [d for d in curated_dates(warehouse, source) if d <= up_to]
-    return scan_curated(warehouse, source, dates)
+    """Every curated row of the source with business_date <= up_to (empty when none): from
+    the compacted history when it holds exactly those partitions, else from them."""
+    versions = partition_versions(warehouse, source)
+    found = compacted(warehouse, source, up_to, versions)
+    if found is not None:
+        return found
+    return scan_curated(warehouse, source, [d for d in versions if d <= up_to])
 
 
 def snapshot(warehouse: Storage, source: str, on: date) -> pl.LazyFrame:
     """The curated rows of one business date (empty when that date is not loaded)."""
-    dates = [d for d in curated_dates(warehouse, source) if d == on]
+    dates = [on] if warehouse.exists(curated_key(source, on)) else []
     return scan_curated(warehouse, source, dates)
 
 

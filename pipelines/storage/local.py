@@ -61,14 +61,26 @@ class LocalStorage:
         Links are not followed: one below the root raises NotARegularFile. Folders that
         vanish while they are listed (another process replacing them) are skipped.
         """
+        return sorted(self._stats(prefix))
+
+    def versions(self, prefix: str) -> dict[str, str]:
+        """The files below `prefix` (as list_keys), each with a tag that changes when the
+        file is written again: its inode, size and times (every write makes a new file
+        beside the old one, so it never takes over the inode of the file it replaces)."""
+        return {
+            key: f"{s.st_ino}:{s.st_size}:{s.st_mtime_ns}:{s.st_ctime_ns}"
+            for key, s in sorted(self._stats(prefix).items())
+        }
+
+    def _stats(self, prefix: str) -> dict[str, os.stat_result]:
         parts = [p for p in prefix.split("/") if p]
         try:
             fd = self._open_dir(parts)
         except (FileNotFoundError, NotADirectoryError):
-            return []
-        keys: list[str] = []
-        _walk(fd, "/".join(parts), keys)
-        return sorted(keys)
+            return {}
+        found: dict[str, os.stat_result] = {}
+        _walk(fd, "/".join(parts), found)
+        return found
 
     def read_bytes(self, key: str) -> bytes:
         with os.fdopen(self._open_file(key), "rb") as fh:
@@ -182,8 +194,8 @@ def _is_link(folder: int, name: str) -> bool:
         return False
 
 
-def _walk(fd: int, key: str, keys: list[str]) -> None:
-    """Append the keys of the regular files below the open folder `fd` (closed after)."""
+def _walk(fd: int, key: str, found: dict[str, os.stat_result]) -> None:
+    """Add the regular files below the open folder `fd` (closed after), by key."""
     try:
         with os.scandir(fd) as listing:
             entries = list(listing)
@@ -193,9 +205,9 @@ def _walk(fd: int, key: str, keys: list[str]) -> None:
                 if entry.is_symlink():
                     raise NotARegularFile(below, "a symbolic link")
                 if entry.is_dir(follow_symlinks=False):
-                    _walk(_open_at(fd, entry.name, DIR_FLAGS, below), below, keys)
+                    _walk(_open_at(fd, entry.name, DIR_FLAGS, below), below, found)
                 elif entry.is_file(follow_symlinks=False):
-                    keys.append(below)
+                    found[below] = entry.stat(follow_symlinks=False)
                 else:
                     raise NotARegularFile(below, "not a regular file")
             except FileNotFoundError:

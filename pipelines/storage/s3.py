@@ -150,15 +150,21 @@ class S3Storage:
 
     def _list_full(self, full_prefix: str) -> list[str]:
         """Full keys of the objects below the 'folder' `full_prefix`, sorted."""
+        return sorted(self._listing(full_prefix))
+
+    def _listing(self, full_prefix: str) -> dict[str, str]:
+        """The objects below the 'folder' `full_prefix`: full key -> ETag and size."""
         search = f"{full_prefix}/" if full_prefix else ""
-        keys: list[str] = []
+        found: dict[str, str] = {}
         with self._errors(search):
             pages = self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=search
             )
             for page in pages:
-                keys.extend(o["Key"] for o in page.get("Contents", ()))
-        return sorted(k for k in keys if not k.endswith("/"))  # skip console "folders"
+                for o in page.get("Contents", ()):
+                    if not o["Key"].endswith("/"):  # skip console "folders"
+                        found[o["Key"]] = f"{o.get('ETag', '')}:{o.get('Size', '')}"
+        return found
 
     def _relative(self, full_key: str) -> str:
         return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
@@ -181,6 +187,12 @@ class S3Storage:
     def list_keys(self, prefix: str) -> list[str]:
         """Keys of the objects below `prefix` (a folder), sorted, relative to the root."""
         return [self._relative(k) for k in self._list_full(self._full(prefix))]
+
+    def versions(self, prefix: str) -> dict[str, str]:
+        """The objects below `prefix` (as list_keys), each with its ETag and size from the
+        same listing: the ETag changes whenever the content does."""
+        listing = self._listing(self._full(prefix))
+        return {self._relative(k): listing[k] for k in sorted(listing)}
 
     def read_bytes(self, key: str) -> bytes:
         full = self._full(key)

@@ -36,6 +36,19 @@ def test_replace_prefix_swaps_in_exactly_the_new_files(storage: LocalStorage, tm
     assert beside(tmp_path / "cases/n") == []
 
 
+def test_versions_change_whenever_a_file_is_written_again(storage: LocalStorage):
+    storage.replace_prefix("curated/d", {"data.parquet": b"1", "_ingest.json": b"{}"})
+    first = storage.versions("curated")
+    assert list(first) == storage.list_keys("curated")
+    assert storage.versions("curated") == first
+    storage.replace_prefix("curated/d", {"data.parquet": b"1", "_ingest.json": b"{}"})
+    again = storage.versions("curated")
+    assert again["curated/d/data.parquet"] != first["curated/d/data.parquet"]
+    storage.write_bytes("curated/d/data.parquet", b"2")
+    assert storage.versions("curated")["curated/d/data.parquet"] != again["curated/d/data.parquet"]
+    assert storage.versions("absent") == {}
+
+
 def test_a_kill_between_the_two_renames_is_rolled_forward(tmp_path: Path):
     """The old folder moved away, the complete new one not yet in place: the next replace
     (or any run that republishes) puts the new one in place first."""

@@ -127,6 +127,17 @@ def test_replace_prefix_swaps_in_exactly_the_new_files(storage):
     assert storage.list_keys("") == [*storage.list_keys("night"), "night2/keep"]  # no staging left
 
 
+def test_versions_come_with_the_listing_and_change_with_the_content(storage):
+    storage.replace_prefix("curated/d", {"data.parquet": b"1", "_ingest.json": b"{}"})
+    first = storage.versions("curated")
+    assert list(first) == storage.list_keys("curated")
+    storage.replace_prefix("curated/d", {"data.parquet": b"2", "_ingest.json": b"{}"})
+    changed = storage.versions("curated")
+    assert changed["curated/d/data.parquet"] != first["curated/d/data.parquet"]
+    assert changed["curated/d/_ingest.json"] == first["curated/d/_ingest.json"]
+    assert storage.versions("absent") == {}
+
+
 def test_replace_prefix_writes_control_files_last(storage):
     storage.replace_prefix("n", {"summary.json": b"1", "cases.parquet": b"1", "a.csv": b"1"})
     calls = []

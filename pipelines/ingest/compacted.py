@@ -1,0 +1,211 @@
+"""The curated history of a source compacted into at most two segments (a base and the
+recent nights), so that a night reads a fixed number of files however long the history.
+
+    versions = partition_versions(warehouse, source)   # one listing: business date -> version
+    compacted(warehouse, source, up_to, versions)      # the history up to a night, or None
+    compact(warehouse)                                 # after a commit: bring it up to date
+
+The per-night partitions stay the record; the compacted history is derived from them. Its
+manifest (`curated/_compacted/<source>/manifest.json`) names the segments, base first, and
+for each the partitions it holds with the version each had when it was read (the storage's
+`versions`: an S3 ETag, a local file's inode and times). A segment is named by its content
+and never rewritten. A reader uses the segments only when the partitions they hold up to
+its night are exactly the curated ones, version for version; otherwise (no manifest, a
+partition written since by `commit_partition`, a commit cut short) it gets None and reads
+the partitions. `compact` re-reads only the partitions that are new or changed, so it also
+repairs what a crash, a rerun of an older night or a direct write left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from pipelines import layout
+from pipelines.contract import SOURCE_SPECS
+from pipelines.storage import Storage, parquet_bytes
+
+# The sources whose whole history a night reads (`night.night_inputs`); the history of any
+# other source is read from its partitions.
+COMPACTED = ("store_transactions", "billing_lines")
+# The recent segment is merged into the base once it holds more than 1/RECENT_SHARE of the
+# base's rows: a night rewrites the small segment, the base is rewritten now and then.
+RECENT_SHARE = 8
+DATE = "business_date"
+
+
+@dataclass
+class Segment:
+    """A segment's partitions (business date -> version) and rows; `frame` is its content
+    when it changed and is not written yet (then `name` is None)."""
+
+    name: str | None
+    parts: dict[date, str]
+    rows: int
+    frame: pl.DataFrame | None = None
+
+
+def partition_versions(warehouse: Storage, source: str) -> dict[date, str]:
+    """The business dates of the source's curated partitions, in order, with the version of
+    each data file (one listing)."""
+    listed = warehouse.versions(layout.curated_source_prefix(source))
+    found = {layout.curated_date(source, key): version for key, version in listed.items()}
+    return {d: found[d] for d in sorted(d for d in found if d is not None)}
+
+
+def compacted(
+    warehouse: Storage, source: str, up_to: date, versions: dict[date, str]
+) -> pl.LazyFrame | None:
+    """Every curated row of the source with business_date <= up_to, from the segments, as
+    the partitions would give it (same columns, same order); None when the segments do not
+    hold exactly the partitions `versions` names up to that date."""
+    wanted = {d: v for d, v in versions.items() if d <= up_to}
+    segments = [s for s in segments_of(warehouse, source) if min(s.parts) <= up_to]
+    held = {d: v for s in segments for d, v in s.parts.items() if d <= up_to}
+    if not wanted or held != wanted:
+        return None
+    paths = [warehouse.uri(layout.compacted_segment_key(source, str(s.name))) for s in segments]
+    frame = pl.scan_parquet(
+        paths, hive_partitioning=False, storage_options=warehouse.storage_options
+    )
+    if any(max(s.parts) > up_to for s in segments):
+        frame = frame.filter(pl.col(DATE) <= up_to)
+    return frame.select(*SOURCE_SPECS[source].column_names, DATE)
+
+
+def segments_of(warehouse: Storage, source: str) -> list[Segment]:
+    """The segments the manifest names, base first; none when there is no manifest."""
+    try:
+        doc = json.loads(warehouse.read_bytes(layout.compacted_manifest_key(source)))
+    except FileNotFoundError:
+        return []
+    return [
+        Segment(
+            s["segment"],
+            {date.fromisoformat(d): v for d, v in s["partitions"].items()},
+            s["rows"],
+        )
+        for s in doc["segments"]
+    ]
+
+
+def compact(warehouse: Storage) -> None:
+    """Bring every compacted history up to date with the curated partitions."""
+    for source in COMPACTED:
+        compact_source(warehouse, source)
+
+
+def compact_source(warehouse: Storage, source: str) -> None:
+    """Drop from the segments the partitions that changed or vanished, add the new and
+    changed ones (in date order), merge the recent segment into the base when it has grown;
+    write what changed, then the manifest, then delete the segments no longer named."""
+    versions = partition_versions(warehouse, source)
+    old = segments_of(warehouse, source)
+    try:
+        kept = [s for s in (_still_valid(warehouse, source, s, versions) for s in old) if s]
+    except FileNotFoundError:  # a segment was removed by hand: start afresh
+        kept = []
+    held = {d for s in kept for d in s.parts}
+    new = [d for d in versions if d not in held]
+    if not new and [s.name for s in kept] == [s.name for s in old]:
+        return
+    segments = _place(warehouse, source, kept, new, versions)
+    if len(segments) == 2 and segments[1].rows * RECENT_SHARE > segments[0].rows:
+        segments = [_merged(warehouse, source, segments)]
+    for segment in segments:
+        if segment.frame is not None:
+            data = parquet_bytes(segment.frame)
+            segment.name = hashlib.sha256(data).hexdigest()[:16]
+            warehouse.write_bytes(layout.compacted_segment_key(source, segment.name), data)
+    manifest = {
+        "source": source,
+        "segments": [
+            {
+                "segment": s.name,
+                "rows": s.rows,
+                "partitions": {d.isoformat(): v for d, v in s.parts.items()},
+            }
+            for s in segments
+        ],
+    }
+    warehouse.write_bytes(
+        layout.compacted_manifest_key(source), (json.dumps(manifest, indent=2) + "\n").encode()
+    )
+    named = {s.name for s in segments}
+    prefix = layout.compacted_prefix(source)
+    for key in warehouse.list_keys(prefix):
+        name = layout.compacted_segment(source, key)
+        if name is not None and name not in named:
+            warehouse.delete_prefix(f"{prefix}/{name}")
+
+
+def _still_valid(
+    warehouse: Storage, source: str, segment: Segment, versions: dict[date, str]
+) -> Segment | None:
+    """The segment without the partitions whose version changed or that vanished (None
+    when none is left)."""
+    valid = {d: v for d, v in segment.parts.items() if versions.get(d) == v}
+    if valid == segment.parts:
+        return segment
+    if not valid:
+        return None
+    frame = _content(warehouse, source, segment).filter(pl.col(DATE).is_in(list(valid)))
+    return Segment(None, valid, frame.height, frame)
+
+
+def _place(
+    warehouse: Storage,
+    source: str,
+    segments: list[Segment],
+    new: list[date],
+    versions: dict[date, str],
+) -> list[Segment]:
+    """The segments with the new partitions added: a date up to the base's last one goes
+    into the base, a later one into the recent segment (so the base's dates all come
+    before the recent segment's, and each segment holds its rows in date order)."""
+    if not segments:
+        return [_extended(warehouse, source, Segment(None, {}, 0), new, versions)]
+    last_base = max(segments[0].parts)
+    into_base = [d for d in new if d <= last_base]
+    into_recent = [d for d in new if d > last_base]
+    placed = [_extended(warehouse, source, segments[0], into_base, versions)]
+    recent = segments[1] if len(segments) > 1 else Segment(None, {}, 0)
+    if recent.parts or into_recent:
+        placed.append(_extended(warehouse, source, recent, into_recent, versions))
+    return placed
+
+
+def _extended(
+    warehouse: Storage, source: str, segment: Segment, dates: list[date], versions: dict[date, str]
+) -> Segment:
+    if not dates:
+        return segment
+    frames = [_content(warehouse, source, segment)] if segment.parts else []
+    frames += [_partition(warehouse, source, d) for d in dates]
+    frame = pl.concat(frames).sort(DATE, maintain_order=True)
+    return Segment(None, segment.parts | {d: versions[d] for d in dates}, frame.height, frame)
+
+
+def _merged(warehouse: Storage, source: str, segments: list[Segment]) -> Segment:
+    base, recent = segments
+    frame = pl.concat([_content(warehouse, source, base), _content(warehouse, source, recent)])
+    return Segment(None, base.parts | recent.parts, frame.height, frame)
+
+
+def _content(warehouse: Storage, source: str, segment: Segment) -> pl.DataFrame:
+    if segment.frame is not None:
+        return segment.frame
+    key = layout.compacted_segment_key(source, str(segment.name))
+    return pl.read_parquet(io.BytesIO(warehouse.read_bytes(key)))
+
+
+def _partition(warehouse: Storage, source: str, business_date: date) -> pl.DataFrame:
+    """A curated partition's rows with its business_date, as the partition scan gives them."""
+    data = warehouse.read_bytes(layout.curated_key(source, business_date))
+    rows = pl.read_parquet(io.BytesIO(data)).select(SOURCE_SPECS[source].column_names)
+    return rows.with_columns(pl.lit(business_date, pl.Date()).alias(DATE))

@@ -1,0 +1,120 @@
+"""A night on an S3 warehouse makes as many requests however long the history: counted
+where they arrive, at moto's server on 127.0.0.1, so polars' reads are counted too.
+
+Nights of the same shape are run one after the other (tests.support.landing: the same
+rows each night, new ids); the only thing that grows is the history. Nights whose
+compaction did the same (kept the one segment, added a recent one, merged it into the
+base) must make exactly the same requests, and no request names an earlier night but the
+one before (the gate's previous snapshot and the predecessor's summary).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import boto3
+import pytest
+
+import pipelines.night as night_module
+from pipelines.ingest.compacted import COMPACTED, segments_of
+from pipelines.night import run_night
+from pipelines.storage.s3 import S3Storage
+from tests.support.landing import BD, land_night
+from tests.support.s3_requests import CountingS3Server, Request
+
+pytestmark = pytest.mark.slow
+NIGHTS = 12
+DATE = re.compile(r"business_date=(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass(frozen=True)
+class Night:
+    day: date
+    requests: list[Request]
+    segments: tuple[tuple[int, int], ...]  # per compacted source: segments before, after
+
+    def dates(self) -> set[date]:
+        return {date.fromisoformat(m) for _, path in self.requests for m in DATE.findall(path)}
+
+
+@pytest.fixture(scope="module")
+def counting_server(s3_server: str) -> Iterator[CountingS3Server]:
+    """A counting moto endpoint; the AWS environment points at it for the module."""
+    server = CountingS3Server().start()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL", server.endpoint)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def nights(counting_server: CountingS3Server, tmp_path_factory) -> list[Night]:
+    """NIGHTS nights of the same shape run on an S3 warehouse, each with the requests it
+    made. The load step is left out: its check of keys against earlier nights
+    (`partition._loaded`) is issue 12's key index, not the history the rules read."""
+    root = tmp_path_factory.mktemp("requests")
+    days = [BD + timedelta(days=i) for i in range(NIGHTS)]
+    for day in days:
+        land_night(root, day)
+    bucket = "recon-requests"
+    boto3.client("s3", endpoint_url=counting_server.endpoint).create_bucket(Bucket=bucket)
+    warehouse = S3Storage(f"s3://{bucket}/warehouse")
+    real_load = night_module.load_night
+
+    def load_uncounted(*args, **kwargs):
+        with counting_server.uncounted():
+            return real_load(*args, **kwargs)
+
+    found = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(night_module, "load_night", load_uncounted)
+        for day in days:
+            before = [len(segments_of(warehouse, s)) for s in COMPACTED]
+            with counting_server.counting() as requests:
+                run_night(
+                    str(root / "landing"),
+                    warehouse.root,
+                    day,
+                    db_url=f"sqlite:///{root / 'recon.db'}",
+                    validate=False,
+                )
+            after = [len(segments_of(warehouse, s)) for s in COMPACTED]
+            found.append(Night(day, requests, tuple(zip(before, after, strict=True))))
+    return found
+
+
+def test_no_request_of_a_night_names_an_earlier_night_but_the_one_before(nights) -> None:
+    for night in nights:
+        assert night.dates() <= {night.day, night.day - timedelta(days=1)}, night.day
+
+
+def test_nights_that_compact_alike_make_the_same_requests_however_long_the_history(
+    nights,
+) -> None:
+    by_kind: dict[tuple[tuple[int, int], ...], list[Night]] = {}
+    for night in nights[2:]:  # the first nights have no predecessor, no base yet
+        by_kind.setdefault(night.segments, []).append(night)
+    apart = 0
+    for kind, alike in by_kind.items():
+        counts = {n.day: len(n.requests) for n in alike}
+        assert len(set(counts.values())) == 1, (kind, counts)
+        apart = max(apart, (alike[-1].day - alike[0].day).days)
+    assert apart >= 5  # the same requests with five nights more of history, at least
+    assert {n.segments for n in nights[2:]} >= {((1, 1),) * 2, ((1, 2),) * 2, ((2, 1),) * 2}
+
+
+def test_the_histories_read_come_from_the_segments(nights) -> None:
+    last = nights[-1]
+    paths = [p for _, p in last.requests]
+    for source in COMPACTED:
+        assert any(
+            f"curated/_compacted/{source}/" in p and p.endswith("rows.parquet") for p in paths
+        )
+        assert not any(
+            f"curated/{source}/business_date={last.day - timedelta(days=1)}" in p for p in paths
+        )

@@ -7,17 +7,18 @@ Generates a world (`recon generate`, seed 11) into a temporary folder and serves
 on 127.0.0.1 from this process, counting every request where it arrives (boto3's and
 polars'). Each backfill (`--no-validate`, landing zone local, case store SQLite) runs in a
 subprocess of its own: into a local warehouse, then into an S3 one; `--compare DIR` runs
-the S3 backfill once more with the `pipelines` of another checkout (say main before a
-change). After every night the subprocess marks it at the server, so the requests are
-counted per night. Prints the figures and the load average (`os.getloadavg()`) before and
-after each backfill.
+both once more with the `pipelines` of another checkout (say main before a change). After
+every night the subprocess marks it at the server, so the requests are counted per night.
+Prints the figures and the load average (`os.getloadavg()`) before and after each backfill.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -28,11 +29,12 @@ from pathlib import Path
 import boto3
 
 from pipelines.generator import generate
-from tests.support.s3_requests import MARK, CountingS3Server, between_marks
+from tests.support.s3_requests import MARK, CountingS3Server, Request, between_marks
 
 ROOT = Path(__file__).resolve().parents[1]
 START = date(2024, 1, 1)
 EDGE = 5  # nights averaged at the start and at the end
+DATE = re.compile(r"business_date=(\d{4}-\d{2}-\d{2})")
 
 WORKER = r"""
 import json, sys, time, urllib.request
@@ -70,19 +72,31 @@ def backfill(
     return {**json.loads(line.removeprefix("RESULT ")), "load": [load_before, os.getloadavg()]}
 
 
-def per_night(result: dict, requests: dict[str, list] | None = None) -> str:
+def _all(requests: list[Request], _: date) -> int:
+    return len(requests)
+
+
+def _earlier(requests: list[Request], night: date) -> int:
+    """The requests for keys of a night before the one before (a history read per night)."""
+    before = night - timedelta(days=1)
+    return sum(
+        1 for _, path in requests if any(date.fromisoformat(d) < before for d in DATE.findall(path))
+    )
+
+
+def per_night(result: dict, requests: dict[str, list[Request]] | None = None) -> str:
     seconds = list(result["nights"].values())
     text = (
         f"{result['wall']:7.1f} s wall; per night {statistics.mean(seconds[1 : 1 + EDGE]):.2f} s "
         f"(nights 2-{1 + EDGE}), {statistics.mean(seconds[-EDGE:]):.2f} s (last {EDGE})"
     )
     if requests:
-        counts = [len(requests[d]) for d in result["nights"]]
-        text += (
-            f"; requests per night {statistics.mean(counts[1 : 1 + EDGE]):.0f} (nights "
-            f"2-{1 + EDGE}), {statistics.mean(counts[-EDGE:]):.0f} (last {EDGE}), "
-            f"{max(counts)} at most"
-        )
+        for what, counted in (("requests", _all), ("naming an earlier night", _earlier)):
+            counts = [counted(requests[d], date.fromisoformat(d)) for d in result["nights"]]
+            text += (
+                f"; {what} per night {statistics.mean(counts[1 : 1 + EDGE]):.0f} (nights "
+                f"2-{1 + EDGE}), {statistics.mean(counts[-EDGE:]):.0f} (last {EDGE})"
+            )
     load = ", ".join(" ".join(f"{x:.2f}" for x in pair) for pair in result["load"])
     return f"{text}; load before, after: {load}"
 
@@ -94,6 +108,7 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="a checkout whose pipelines run on S3 too")
     options = parser.parse_args()
     end = START + timedelta(days=options.nights - 1)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     server = CountingS3Server().start()
     env = {
         **os.environ,
@@ -114,26 +129,24 @@ def main() -> None:
         region_name="us-east-1",
     )
     mark = f"{server.endpoint}{MARK}"
-    runs = [("local", ROOT), ("S3", ROOT)]
-    if options.compare:
-        runs.append((f"S3, {options.compare}", options.compare.resolve()))
+    codes = [ROOT, options.compare.resolve()] if options.compare else [ROOT]
+    runs = [(where, code) for code in codes for where in ("local", "S3")]
     with tempfile.TemporaryDirectory(prefix="recon-bench-s3-") as tmp:
         landing = Path(tmp) / "landing"
         generate(landing, seed=11, customers=options.customers, start=START, days=options.nights)
         print(f"{options.customers} customers, {options.nights} nights, landing zone local")
-        for i, (name, code) in enumerate(runs):
-            if name == "local":
-                db = Path(tmp) / "local.db"
-                result = backfill(code, landing, f"{tmp}/warehouse", db, end, env)
-                print(f"{name:>10}: {per_night(result)}")
+        for i, (where, code) in enumerate(runs):
+            db = Path(tmp) / f"recon-{i}.db"
+            if where == "local":
+                result = backfill(code, landing, f"{tmp}/warehouse-{i}", db, end, env)
+                print(f"{where:>5} ({code}): {per_night(result)}", flush=True)
                 continue
             bucket = f"recon-bench-{i}"
             client.create_bucket(Bucket=bucket)
             start = len(server.requests)
-            db = Path(tmp) / f"s3-{i}.db"
             result = backfill(code, landing, f"s3://{bucket}/warehouse", db, end, env, mark)
             requests = between_marks(server.requests[start:])
-            print(f"{name:>10}: {per_night(result, requests)}")
+            print(f"{where:>5} ({code}): {per_night(result, requests)}", flush=True)
     server.stop()
 
 

@@ -169,7 +169,7 @@ def _place(
     into the base, a later one into the recent segment (so the base's dates all come
     before the recent segment's, and each segment holds its rows in date order)."""
     if not segments:
-        return [_extended(warehouse, source, Segment(None, {}, 0), new, versions)]
+        return [_extended(warehouse, source, Segment(None, {}, 0), new, versions)] if new else []
     last_base = max(segments[0].parts)
     into_base = [d for d in new if d <= last_base]
     into_recent = [d for d in new if d > last_base]
@@ -188,7 +188,8 @@ def _extended(
     frames = [_content(warehouse, source, segment)] if segment.parts else []
     frames += [_partition(warehouse, source, d) for d in dates]
     frame = pl.concat(frames).sort(DATE, maintain_order=True)
-    return Segment(None, segment.parts | {d: versions[d] for d in dates}, frame.height, frame)
+    parts = dict(sorted((segment.parts | {d: versions[d] for d in dates}).items()))
+    return Segment(None, parts, frame.height, frame)
 
 
 def _merged(warehouse: Storage, source: str, segments: list[Segment]) -> Segment:

@@ -29,6 +29,7 @@ from pipelines.ingest.compacted import (
 from pipelines.ingest.warehouse import scan_curated
 from pipelines.night import load_night
 from pipelines.storage import LocalStorage, Storage
+from tests.support.landing import BD, land_night
 from tests.support.nights import GeneratedWorld, copy, edit, run
 
 
@@ -199,3 +200,23 @@ def test_the_recent_segment_joins_the_base_once_it_has_grown(world) -> None:
                 assert segments[1].rows * RECENT_SHARE <= segments[0].rows
                 assert max(segments[0].parts) < min(segments[1].parts)
     assert seen <= {1, 2}
+
+
+def test_a_history_whose_partitions_all_went_has_no_segments(tmp_path: Path) -> None:
+    warehouse = LocalStorage(tmp_path / "warehouse")
+    days = [BD, BD + timedelta(days=1)]
+    for day in days:
+        land_night(tmp_path, day)
+        for source in COMPACTED:
+            loaded = load_partition(LocalStorage(tmp_path / "landing"), source, day, warehouse)
+            commit_partition(warehouse, loaded)
+    compact(warehouse)
+    assert_exact(warehouse, days[-1])
+    assert [len(segments_of(warehouse, s)) for s in COMPACTED] == [1, 1]
+    shutil.rmtree(tmp_path / "warehouse" / "curated" / "billing_lines")
+    compact(warehouse)
+    assert segments_of(warehouse, "billing_lines") == []
+    assert history(warehouse, "billing_lines", days[-1]).collect().height == 0
+    assert [k for k in warehouse.list_keys("curated/_compacted") if "billing" in k] == [
+        layout.compacted_manifest_key("billing_lines")
+    ]

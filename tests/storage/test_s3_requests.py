@@ -1,5 +1,6 @@
-"""A night on an S3 warehouse makes as many requests however long the history: counted
-where they arrive, at moto's server on 127.0.0.1, so polars' reads are counted too.
+"""A night on an S3 warehouse makes as many requests however long the history (its load
+step aside: see `nights`), counted where they arrive, at moto's server on 127.0.0.1, so
+polars' reads are counted too.
 
 Nights of the same shape are run one after the other (tests.support.landing: the same
 rows each night, new ids); the only thing that grows is the history. Nights whose

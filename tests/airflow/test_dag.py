@@ -285,6 +285,7 @@ if dag is not None:
                             t.partial_kwargs["op_kwargs"]["shards"]]
                 for t in dag.tasks if t.is_mapped},
         retries={t.task_id: t.retries for t in dag.tasks},
+        pools={t.task_id: [t.pool, t.pool_slots] for t in dag.tasks if t.pool != "default_pool"},
         timetable=type(dag.timetable).__name__, max_active_runs=dag.max_active_runs,
         catchup=dag.catchup, start_date=dag.start_date.isoformat(),
         first_interval=[first.data_interval.start.isoformat(), first.data_interval.end.isoformat()],
@@ -370,6 +371,10 @@ def test_owner_tags_docs_and_alerts_on_every_task(parsed):
     assert parsed["undocumented"] == []
     assert parsed["without_callback"] == []
     assert parsed["callbacks"] == ["pipelines.airflow.alerts.on_task_failure"]
+
+
+def test_only_the_validation_runs_in_the_validation_pool(parsed):
+    assert parsed["pools"] == {"validate": [settings.VALIDATION_POOL, 1]}
 
 
 def test_timeouts_retries_and_the_deadline(parsed):

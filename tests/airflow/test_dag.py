@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -543,6 +544,17 @@ def dags_test(
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def run_notes(airflow_env: dict[str, str]) -> set[str]:
+    """The notes on the metadata DB's recon_nightly runs."""
+    db = airflow_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT n.content FROM dag_run_note n JOIN dag_run r ON r.id = n.dag_run_id"
+            " WHERE r.dag_id = 'recon_nightly'"
+        ).fetchall()
+    return {content for (content,) in rows}
+
+
 def copy_partitions(landing: Path, to: Path, day: date, sources=SOURCES) -> Path:
     for source in sources:
         name = f"business_date={day.isoformat()}"
@@ -594,6 +606,7 @@ def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path)
     assert code == 0, out[-5000:]
     assert (warehouse / "cases" / f"business_date={LAST - timedelta(days=1)}").is_dir()
     assert not (warehouse / "cases" / f"business_date={LAST}").exists()
+    assert f"business date {LAST - timedelta(days=1)}: published" in run_notes(airflow_home)
     unsharded = shutil.copytree(warehouse, tmp_path / "unsharded")
     run_night(str(world.landing), str(unsharded), LAST)
     stale = warehouse / f"staging/business_date={LAST}/detections/part-0004-of-0005.parquet"
@@ -606,6 +619,7 @@ def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path)
     assert code == 0, out[-5000:]
     assert sorted(re.findall(r"end task task_id=reconcile map_index=(\d+)", out)) == ["0", "1", "2"]
     assert not stale.exists()
+    assert f"business date {LAST}: published" in run_notes(airflow_home)
     # recon's own log lines, and none of Great Expectations' INFO ones
     assert f"business date {LAST} sim_inventory: rows read " in out
     assert f"business date {LAST} shard 2 of 3: cases found " in out

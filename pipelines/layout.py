@@ -9,7 +9,7 @@ Warehouse:
     curated/<source>/business_date=D/data.parquet, _ingest.json     the curated history
     quarantine/<source>/business_date=D/...                         rows kept out, with why
     curated/_commits/business_date=D.json                           the night's last commit
-    curated/_key_index/<source>/index.arrow                         its loaded keys, hashed, by date
+    curated/_key_index/<source>/index.arrow                         loaded keys (hashed) by date
     staging/business_date=D/sources/<source>/curated|quarantine/... partitions checked, not curated
     staging/business_date=D/commit/journal.json                     the commit journal
     staging/business_date=D/night.json, quality/<source>.json       the gate's and GX's verdicts

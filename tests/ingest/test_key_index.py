@@ -4,6 +4,7 @@ other curated date, through reruns, crashes, partitions written straight and S3.
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -109,9 +110,27 @@ def assert_consistent(warehouse: Storage) -> None:
         assert sorted(got) == sorted(want.collect().rows())
 
 
-def history(root: Path, warehouse: Storage) -> None:
-    """Four nights committed as runs commit them: keys 1-4 on DAYS[0], 5-8 on DAYS[1]..."""
-    for i, day in enumerate(DAYS[:4]):
+class Counting:
+    """A storage that counts the calls of each of its methods."""
+
+    def __init__(self, inner: Storage):
+        self.inner, self.calls = inner, Counter[str]()
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args: object) -> object:
+            self.calls[name] += 1
+            return attr(*args)
+
+        return counted
+
+
+def history(root: Path, warehouse: Storage, nights: int = 4) -> None:
+    """Nights committed as runs commit them: keys 1-4 on DAYS[0], 5-8 on DAYS[1]..."""
+    for i, day in enumerate(DAYS[:nights]):
         land_night(root, day, *(str(4 * i + k) for k in range(1, 5)))
         assert verdicts(root, warehouse, day, commit_it=True) == already()
     assert_consistent(warehouse)
@@ -133,6 +152,23 @@ def test_only_the_dates_where_a_key_is_found_are_read(tmp_path, warehouse):
     keys = pl.Series(["L2", "L11", "L99", None])
     assert candidate_dates(warehouse, "billing_lines", DAYS[4], keys) == [DAYS[0], DAYS[2]]
     assert candidate_dates(warehouse, "billing_lines", DAYS[4], pl.Series(["L99"])) == []
+
+
+def test_the_check_makes_as_many_requests_on_a_longer_history(tmp_path, warehouse):
+    short = LocalStorage(tmp_path / "short")
+    history(tmp_path, short, nights=2)
+    land_night(tmp_path, DAYS[4], "1", "new")
+    calls = {}
+    for name, storage in (("short", short), ("long", warehouse)):
+        counting = Counting(storage)
+        landing = LocalStorage(tmp_path / "landing")
+        loaded = load_partition(landing, "billing_lines", DAYS[4], counting)
+        assert loaded.quarantined["_reason"].to_list() == [
+            "line_id: already loaded for business date 2024-04-01"
+        ]
+        calls[name] = counting.calls
+    assert calls["short"] == calls["long"]
+    assert calls["long"]["uri"] == 1  # the one partition read: that of the key found
 
 
 def test_a_rerun_of_the_latest_night_does_not_count_its_own_keys(tmp_path, warehouse):

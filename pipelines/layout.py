@@ -9,7 +9,7 @@ Warehouse:
     curated/<source>/business_date=D/data.parquet, _ingest.json     the curated history
     quarantine/<source>/business_date=D/...                         rows kept out, with why
     curated/_commits/business_date=D.json                           the night's last commit
-    curated/_key_index/<source>/index.arrow                         loaded keys (hashed) by date
+    curated/_key_index/<source>/base.arrow, recent.arrow            loaded keys (hashed) by date
     staging/business_date=D/sources/<source>/curated|quarantine/... partitions checked, not curated
     staging/business_date=D/commit/journal.json                     the commit journal
     staging/business_date=D/night.json, quality/<source>.json       the gate's and GX's verdicts
@@ -91,9 +91,9 @@ def key_index_prefix(source: str) -> str:
     return f"curated/_key_index/{source}"
 
 
-def key_index_key(source: str) -> str:
-    """The index of the keys curated for a source, with their dates (`ingest.key_index`)."""
-    return f"{key_index_prefix(source)}/index.arrow"
+def key_index_key(source: str, part: str) -> str:
+    """A part (`base`, `recent`) of the index of a source's curated keys (`ingest.key_index`)."""
+    return f"{key_index_prefix(source)}/{part}.arrow"
 
 
 def quarantine_prefix(source: str, business_date: date) -> str:

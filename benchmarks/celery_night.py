@@ -1,18 +1,21 @@
-"""A real multi-worker night: recon_nightly on Airflow's CeleryExecutor with two Celery workers.
+"""A real night on a real Airflow stack: recon_nightly on the CeleryExecutor with two Celery
+workers, or on the LocalExecutor, side by side with `recon run` of the same night.
 
     .venv/bin/python -m benchmarks.celery_night --profile 100k --shards 4
+    .venv/bin/python -m benchmarks.celery_night --executor local --shards 1 --repeat 3
 
 In a temporary AIRFLOW_HOME: the metadata DB and the Celery result backend in a fresh
 PostgreSQL database (127.0.0.1:5432, AIRFLOW_DB), the broker in Redis db REDIS_DB
 (127.0.0.1:6379, must be empty), the case store in another fresh database. Writes the
 profile's world (benchmarks/datagen.py: curated history plus the bill-run night as a landing
 zone), runs `airflow db migrate`, starts the scheduler, dag-processor, triggerer, api-server
-(127.0.0.1) and two Celery workers, each in its own session, triggers the night and waits
-for it. Prints the wall time and, from the metadata DB, each task's duration and worker (each
-worker's `hostname_callable` names it). Then stops the stack, runs the same night unsharded
-with `recon run --validate` on a copy of the history, compares the published cases, drops
-the databases, flushes the Redis db and deletes the folder. Exit code 1 when the night fails
-or the cases differ.
+(127.0.0.1) and, for Celery, two workers, each in its own session, triggers the night and
+waits for it. Prints the wall time, the run's note and, from the metadata DB, each task's
+duration and worker (each worker's `hostname_callable` names it); then runs the same night
+unsharded with `recon run` (validation on) on a copy of the history. With `--repeat N` it
+does both N times, alternately, and prints the medians and their ratio. Then it stops the
+stack, compares the published cases, drops the databases, flushes the Redis db and deletes
+the folder. Exit code 1 when the night fails or the cases differ.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -148,7 +152,9 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def airflow_env(home: Path, data: Path, shards: int, api_port: int) -> dict[str, str]:
+def airflow_env(
+    home: Path, data: Path, shards: int, api_port: int, executor: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RECON_"))}
     metadata = f"{PG}/{AIRFLOW_DB}"
     return {
@@ -157,7 +163,7 @@ def airflow_env(home: Path, data: Path, shards: int, api_port: int) -> dict[str,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if executor == "celery" else "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata}",
@@ -249,33 +255,67 @@ def compare(airflow_cases: Path, reference_cases: Path, plants: dict) -> bool:
     return same and not off
 
 
+def recon_run(data: Path, warehouse: Path, day: str) -> float:
+    """`recon run --validate` of the night on `warehouse`; returns its wall seconds."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [
+            str(BIN / "recon"),
+            "run",
+            "--landing",
+            str(data / "landing"),
+            "--warehouse",
+            str(warehouse),
+            "--business-date",
+            day,
+            "--db",
+            f"postgresql+psycopg://{PG}/{REFERENCE_DB}",
+            "--allow-gap",  # the history was written straight, no night of it was processed
+        ],
+        cwd=warehouse.parent,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if proc.returncode:
+        raise RuntimeError(f"recon run failed:\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> int:
     from benchmarks import datagen
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(datagen.PROFILES), default="100k")
+    parser.add_argument("--executor", choices=("celery", "local"), default="celery")
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=2, help="slots per Celery worker")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="nights under Airflow and `recon run`, alternately"
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run")
     parser.add_argument("--keep", action="store_true", help="keep the folder (data, logs)")
     args = parser.parse_args(argv)
+    celery = args.executor == "celery"
+    workers = WORKERS if celery else ()
 
     import redis
 
     broker = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    if broker.dbsize():
+    if celery and broker.dbsize():
         print(f"Redis db {REDIS_DB} is not empty: someone else uses it", file=sys.stderr)
         return 1
-    root = Path(tempfile.mkdtemp(prefix="recon-celery-night-"))
+    root = Path(tempfile.mkdtemp(prefix=f"recon-{args.executor}-night-"))
     logs, data = root / "logs", root / "data"
     logs.mkdir()
     day = datagen.NIGHT.isoformat()
-    stack = Stack(airflow_env(root / "airflow", data, args.shards, free_port()), logs)
+    env = airflow_env(root / "airflow", data, args.shards, free_port(), args.executor)
+    stack = Stack(env, logs)
     try:
         print(
-            f"{args.profile} night {day}, RECON_SHARDS={args.shards}, {len(WORKERS)} Celery "
-            f"workers x {args.concurrency}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
-            f"; folder {root}"
+            f"{args.profile} night {day}, RECON_SHARDS={args.shards}, "
+            + (f"{len(WORKERS)} Celery workers x {args.concurrency}" if celery else "LocalExecutor")
+            + f", {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; folder {root}"
         )
         t0 = time.perf_counter()
         meta = datagen.generate(data, datagen.PROFILES[args.profile])
@@ -286,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             pg("postgres", f'CREATE DATABASE "{database}"')
         t0 = time.perf_counter()
         stack.airflow("db", "migrate", timeout=600)
+        stack.airflow("pools", "set", "recon_validation", "1", "recon: concurrent validations")
         print(f"airflow db migrate: {time.perf_counter() - t0:.1f} s")
 
         t0 = time.perf_counter()
@@ -296,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start("scheduler", "scheduler")
         stack.start("dag-processor", "dag-processor")
         stack.start("triggerer", "triggerer", "--skip-serve-logs")
-        for name in WORKERS:
+        for name in workers:
             stack.start(
                 name,
                 "celery",
@@ -314,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.check_alive()
             return (
                 api_up(int(port))
-                and all(" ready." in stack.log(w) for w in WORKERS)
+                and all(" ready." in stack.log(w) for w in workers)
                 and bool(
                     pg(AIRFLOW_DB, "SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,))
                 )
@@ -322,80 +363,36 @@ def main(argv: list[str] | None = None) -> int:
 
         wait_for("the stack and the parsed DAG", ready, 300)
         print(
-            f"stack up (api-server, scheduler, dag-processor, triggerer, {len(WORKERS)} "
+            f"stack up (api-server, scheduler, dag-processor, triggerer, {len(workers)} "
             f"workers), DAG parsed: {time.perf_counter() - t0:.1f} s"
         )
-
         stack.airflow("dags", "unpause", DAG_ID)
-        run_id = f"celery_night_{datetime.now(UTC):%Y%m%dT%H%M%S}"
-        load = os.getloadavg()[0]
-        stack.airflow(
-            "dags",
-            "trigger",
-            DAG_ID,
-            "--run-id",
-            run_id,
-            "--conf",
-            json.dumps({"business_date": day}),
-        )
-
-        def finished() -> str | None:
-            stack.check_alive()
-            rows = pg(AIRFLOW_DB, "SELECT state FROM dag_run WHERE run_id = %s", (run_id,))
-            return rows[0][0] if rows and rows[0][0] in ("success", "failed") else None
-
-        try:
-            state = wait_for(f"run {run_id}", finished, args.timeout)
-        except TimeoutError as exc:
-            state = str(exc)
-        ((queued, start, end),) = pg(
-            AIRFLOW_DB,
-            "SELECT queued_at, start_date, end_date FROM dag_run WHERE run_id = %s",
-            (run_id,),
-        )
-        print(
-            f"\nrun {run_id}: {state}; triggered to end {fmt(seconds(queued, end))} s, "
-            f"run start to end {fmt(seconds(start, end))} s (load before {load:.2f}, "
-            f"after {os.getloadavg()[0]:.2f})"
-        )
-        shards = report(task_instances(run_id), queued)
-        spread = sum(1 for s in shards.values() if s)
-        print(f"reconcile shards on {spread} of {len(WORKERS)} workers")
-        stack.stop()
-        if state != "success":
+        under_airflow: list[float] = []
+        under_recon: list[float] = []
+        for attempt in range(args.repeat):
+            run_id = f"{args.executor}_night_{attempt}_{datetime.now(UTC):%Y%m%dT%H%M%S}"
+            state, took = airflow_night(stack, run_id, day, args.timeout)
+            if state != "success":
+                print(
+                    f"the night did not succeed; logs in {root / 'airflow' / 'logs'} (kept "
+                    f"with --keep)",
+                    file=sys.stderr,
+                )
+                return 1
+            under_airflow.append(took)
+            load = os.getloadavg()[0]
+            under_recon.append(recon_run(data, root / "reference", day))
             print(
-                f"the night did not succeed; logs in {root / 'airflow' / 'logs'} (kept with "
-                f"--keep)",
-                file=sys.stderr,
+                f"`recon run --validate` of the same night (unsharded): {under_recon[-1]:.1f} s "
+                f"(load before {load:.2f})"
             )
-            return 1
-
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [
-                str(BIN / "recon"),
-                "run",
-                "--landing",
-                str(data / "landing"),
-                "--warehouse",
-                str(root / "reference"),
-                "--business-date",
-                day,
-                "--db",
-                f"postgresql+psycopg://{PG}/{REFERENCE_DB}",
-                "--validate",
-            ],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if proc.returncode:
-            print(f"recon run failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
-            return 1
+        stack.stop()
+        airflow_median = statistics.median(under_airflow)
+        recon_median = statistics.median(under_recon)
         print(
-            f"\nunsharded `recon run --validate` of the same night: "
-            f"{time.perf_counter() - t0:.1f} s"
+            f"\nmedian of {args.repeat}: under Airflow ({args.executor}) {airflow_median:.1f} s, "
+            f"`recon run --validate` {recon_median:.1f} s: "
+            f"{airflow_median / recon_median:.2f}x (load now {os.getloadavg()[0]:.2f})"
         )
         cases = f"cases/business_date={day}/cases.parquet"
         same = compare(data / "warehouse" / cases, root / "reference" / cases, meta["plants"])
@@ -404,11 +401,59 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         for database in (AIRFLOW_DB, CASES_DB, REFERENCE_DB):
             drop(database)
-        broker.flushdb()
+        if celery:
+            broker.flushdb()
         if args.keep:
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def airflow_night(stack: Stack, run_id: str, day: str, timeout: float) -> tuple[str, float]:
+    """Trigger the night, wait for it, print its tasks; returns its state and the seconds
+    from the run's start to its end (the metadata DB's clock)."""
+    load = os.getloadavg()[0]
+    stack.airflow(
+        "dags",
+        "trigger",
+        DAG_ID,
+        "--run-id",
+        run_id,
+        "--conf",
+        # the history was written straight: no night before this one was processed
+        json.dumps({"business_date": day, "allow_gap": True}),
+    )
+
+    def finished() -> str | None:
+        stack.check_alive()
+        rows = pg(AIRFLOW_DB, "SELECT state FROM dag_run WHERE run_id = %s", (run_id,))
+        return rows[0][0] if rows and rows[0][0] in ("success", "failed") else None
+
+    try:
+        state = wait_for(f"run {run_id}", finished, timeout, every=0.5)
+    except TimeoutError as exc:
+        state = str(exc)
+    ((queued, start, end),) = pg(
+        AIRFLOW_DB,
+        "SELECT queued_at, start_date, end_date FROM dag_run WHERE run_id = %s",
+        (run_id,),
+    )
+    note = pg(
+        AIRFLOW_DB,
+        "SELECT n.content FROM dag_run_note n JOIN dag_run r ON r.id = n.dag_run_id "
+        "WHERE r.run_id = %s",
+        (run_id,),
+    )
+    took = seconds(start, end) or float("nan")
+    print(
+        f"\nrun {run_id}: {state}; triggered to end {fmt(seconds(queued, end))} s, "
+        f"run start to end {fmt(took)} s (load before {load:.2f}, after "
+        f"{os.getloadavg()[0]:.2f}); note: {note[0][0] if note else '-'}"
+    )
+    shards = report(task_instances(run_id), queued)
+    if len(shards) > 1:
+        print(f"reconcile shards on {sum(1 for s in shards.values() if s)} workers")
+    return state, took
 
 
 if __name__ == "__main__":

@@ -43,7 +43,13 @@ from pipelines.airflow.schedule import (
     task_timeout,
 )
 from pipelines.airflow.sensors import manifest_sensor
-from pipelines.settings import DATE_PATTERN, PREVIOUS_NIGHT_BACKOFF, dag_settings, lock_wait
+from pipelines.settings import (
+    DATE_PATTERN,
+    PREVIOUS_NIGHT_BACKOFF,
+    VALIDATION_POOL,
+    dag_settings,
+    lock_wait,
+)
 
 # Great Expectations logs some 250 INFO lines per validation; the tasks log recon's own.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -211,10 +217,11 @@ def recon_nightly():
         )
         return stats
 
-    @task(execution_timeout=task_timeout("locked", LOCK_WAIT))
+    @task(execution_timeout=task_timeout("locked", LOCK_WAIT), pool=VALIDATION_POOL)
     def validate(day: str) -> None:
         """**Data quality**: the four staged sources' suites in one go (GX imported once),
-        then the night's data-quality pages.
+        then the night's data-quality pages. Runs in the pool `recon_validation`, which
+        caps the validations (a few hundred MB each) running at once across runs.
 
         Reads the staged sources; writes `quality/` (results, the night's pages and the
         index of every night), under the warehouse lock. A failure without retry is a

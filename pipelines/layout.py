@@ -13,6 +13,7 @@ Warehouse:
                                                                     the history compacted into
                                                                     at most two segments, each
                                                                     naming its partitions' versions
+    curated/_key_index/<source>/base.arrow, recent.arrow            loaded keys (hashed) by date
     staging/business_date=D/sources/<source>/curated|quarantine/... partitions checked, not curated
     staging/business_date=D/commit/journal.json                     the commit journal
     staging/business_date=D/night.json, quality/<source>.json       the gate's and GX's verdicts
@@ -107,6 +108,15 @@ def compacted_segment(source: str, key: str) -> str | None:
     """The segment name of a key below the source's compacted history, or None."""
     match = re.fullmatch(rf"{re.escape(compacted_prefix(source))}/([0-9a-f]+)/.+", key)
     return match.group(1) if match else None
+
+
+def key_index_prefix(source: str) -> str:
+    return f"curated/_key_index/{source}"
+
+
+def key_index_key(source: str, part: str) -> str:
+    """A part (`base`, `recent`) of the index of a source's curated keys (`ingest.key_index`)."""
+    return f"{key_index_prefix(source)}/{part}.arrow"
 
 
 def quarantine_prefix(source: str, business_date: date) -> str:

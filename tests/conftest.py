@@ -12,29 +12,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
-PG_HOST = "127.0.0.1:5432"
-PG_ROLES = ("postgres", "root")
-
-
-def _admin_url() -> tuple[str, str]:
-    """The first role that can log in to the server's `postgres` database, and why not."""
-    errors = []
-    for role in PG_ROLES:
-        url = f"postgresql+psycopg://{role}@{PG_HOST}/postgres"
-        engine = create_engine(
-            url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
-        )
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return url, ""
-        except OperationalError as exc:
-            errors.append(f"{role}: {str(exc.orig).strip().splitlines()[0]}")
-        finally:
-            engine.dispose()
-    return "", "; ".join(errors)
+from tests.support.postgres import PG_HOST
+from tests.support.postgres import admin_url as find_admin_url
 
 
 @pytest.fixture
@@ -43,7 +23,7 @@ def pg_url() -> Iterator[str]:
 
     Skips when the server is unreachable, unless CI is set: then it fails.
     """
-    admin_url, why = _admin_url()
+    admin_url, why = find_admin_url()
     if not admin_url:
         message = f"PostgreSQL unreachable at {PG_HOST} ({why})"
         if os.environ.get("CI"):

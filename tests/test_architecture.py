@@ -128,3 +128,22 @@ def test_the_engine_does_not_load_the_command_line(module: str) -> None:
     code = f"import sys, {module}; print({loaded})"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_tests_share_helpers_only_through_tests_support() -> None:
+    """A test module imports no other test module (nor conftest): shared helpers live in
+    tests/support/."""
+    crossings = []
+    for path in sorted((PACKAGE.parent / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            for name in names:
+                if name.startswith("tests") and not name.startswith("tests.support"):
+                    crossings.append(f"{path.relative_to(PACKAGE.parent)} imports {name}")
+    assert crossings == []

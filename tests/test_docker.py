@@ -14,6 +14,7 @@ import yaml
 
 from pipelines.airflow.config import AWS_CONN_ID, DB_CONN_ID
 from pipelines.contract import SOURCES
+from pipelines.settings import VALIDATION_POOL
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
@@ -21,6 +22,7 @@ COMPOSE = yaml.safe_load((DOCKER / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
 AIRFLOW_SERVICES = (
     "airflow-init",
+    "airflow-pools",
     "airflow-apiserver",
     "airflow-scheduler",
     "airflow-dag-processor",
@@ -228,6 +230,15 @@ def test_commands_are_airflow_commands(tmp_path):
     for command in commands:
         if command[0] == "celery":
             assert command[1] in CELERY_SUBCOMMANDS
+
+
+def test_the_validation_pool_exists_before_the_scheduler_starts():
+    pools = SERVICES["airflow-pools"]
+    assert pools["command"][:3] == ["pools", "set", VALIDATION_POOL]
+    assert int(pools["command"][3]) >= 1
+    assert pools["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    scheduler = SERVICES["airflow-scheduler"]["depends_on"]
+    assert scheduler["airflow-pools"]["condition"] == "service_completed_successfully"
 
 
 def test_the_desk_is_wired_to_the_stack_and_bound_to_loopback():

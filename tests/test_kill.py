@@ -19,8 +19,8 @@ from sqlalchemy import create_engine, insert, select, text
 from pipelines.casestore import migrate
 from pipelines.casestore.schema import metadata
 from pipelines.settings import default_db_url
-from tests.conftest import _admin_url
 from tests.support.nights import GeneratedWorld, copy, published, store_state
+from tests.support.postgres import admin_url as find_admin_url
 
 BIN = Path(sys.executable).parent
 NIGHTS = 3  # the backfill killed: the bill-run night and the two after it
@@ -87,7 +87,7 @@ def test_killed_backfills_on_sqlite_end_as_clean_ones(generated_world, tmp_path)
 def test_killed_backfills_on_postgres_end_as_clean_ones(generated_world, tmp_path, pg_url) -> None:
     """The base's SQLite store copied into PostgreSQL once; each run gets a copy of it."""
     copy_store(default_db_url(str(generated_world.base)), pg_url)
-    admin_url, _ = _admin_url()
+    admin_url, _ = find_admin_url()
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     template = pg_url.rsplit("/", 1)[1]
     made = []

@@ -1,6 +1,7 @@
-"""A link to the triage desk in the Airflow UI (Airflow 3 plugin `external_views`).
+"""recon's Airflow plugin: a link to the triage desk in the UI (Airflow 3 `external_views`)
+and the listener that writes each run's business date as its note (`run_note`).
 
-The URL comes from RECON_DESK_URL; without it the plugin adds nothing. The link opens the
+The URL comes from RECON_DESK_URL; without it the plugin adds no link. The link opens the
 desk itself rather than an iframe in Airflow: the desk refuses to be framed.
 """
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from pipelines.airflow import run_note
 from pipelines.settings import desk_url
 
 
@@ -19,6 +21,7 @@ def desk_views(url: str | None) -> list[dict[str, Any]]:
     return [{"name": "Triage desk", "href": url, "destination": "nav", "category": "browse"}]
 
 
-class ReconDeskPlugin(AirflowPlugin):
-    name = "recon_desk"
+class ReconPlugin(AirflowPlugin):
+    name = "recon"
     external_views = desk_views(desk_url())
+    listeners: list[object] = [run_note]  # noqa: RUF012 (the base class declares it so)

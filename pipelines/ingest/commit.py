@@ -24,6 +24,7 @@ import polars as pl
 from pipelines import layout
 from pipelines.contract import SOURCES
 from pipelines.ingest.compacted import compact
+from pipelines.ingest.key_index import update_indexes
 from pipelines.ingest.partition import LoadedPartition, partition_files
 from pipelines.storage import Storage
 
@@ -110,6 +111,7 @@ def _apply(warehouse: Storage, business_date: date) -> None:
         else:
             warehouse.delete_prefix(layout.quarantine_prefix(source, business_date))
         warehouse.delete_prefix(prefix)
+    update_indexes(warehouse, business_date)
     compact(warehouse)
     record = {
         **journal,

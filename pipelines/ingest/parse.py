@@ -33,7 +33,8 @@ def split_rows(
     `valid` holds exactly the contract columns in curated dtypes; `quarantined` the text
     columns, `_file`, `_row` and `_reason` (every failing check, in contract column order).
     `loaded` holds the key and `business_date` of the rows curated for other business
-    dates, or is None when keys need only be unique within the partition.
+    dates (at least of those whose key is in `text`), or is None when keys need only be
+    unique within the partition.
     """
     key = spec.key
     checks = [check for c in spec.columns for check in _column_checks(c)]

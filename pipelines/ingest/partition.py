@@ -10,11 +10,12 @@ import polars as pl
 
 from pipelines.contract import SOURCE_SPECS, Source
 from pipelines.csv_safe import neutralised_frame
+from pipelines.ingest.key_index import SNAPSHOT_SOURCES, candidate_dates, drop_index
 from pipelines.ingest.landing import LandingPartition
 from pipelines.ingest.manifest import verified_files
 from pipelines.ingest.parse import split_rows
 from pipelines.ingest.read import read_part, text_schema
-from pipelines.ingest.warehouse import curated_dates, scan_curated
+from pipelines.ingest.warehouse import scan_curated
 from pipelines.layout import (
     CURATED_FILE,
     QUARANTINE_FILE,
@@ -23,9 +24,6 @@ from pipelines.layout import (
     quarantine_prefix,
 )
 from pipelines.storage import Storage, parquet_bytes
-
-# Sources whose key is unique only within one business date (a full snapshot each night).
-SNAPSHOT_SOURCES = frozenset({"sim_inventory"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,9 +73,8 @@ def load_partition(
     files = verified_files(landing, part)
     texts = [read_part(landing, part, f, spec) for f in files]
     text = pl.concat(texts) if texts else pl.DataFrame(schema=text_schema(spec))
-    valid, quarantined = split_rows(
-        text.lazy(), spec, business_date, _loaded(warehouse, spec, business_date)
-    )
+    loaded = _loaded(warehouse, spec, business_date, text[spec.key])
+    valid, quarantined = split_rows(text.lazy(), spec, business_date, loaded)
     return LoadedPartition(
         source=source,
         business_date=business_date,
@@ -113,8 +110,10 @@ def quarantine_csv(loaded: LoadedPartition) -> bytes:
 
 def commit_partition(warehouse: Storage, loaded: LoadedPartition) -> None:
     """Write one partition's curated rows and quarantine straight into the history (a
-    night's run commits its four together: see `ingest.commit`)."""
+    night's run commits its four together: see `ingest.commit`); drops the source's key
+    index, which the next night's commit rebuilds."""
     curated, quarantine = partition_files(loaded)
+    drop_index(warehouse, loaded.source)
     warehouse.replace_prefix(curated_prefix(loaded.source, loaded.business_date), curated)
     prefix = quarantine_prefix(loaded.source, loaded.business_date)
     if quarantine:
@@ -123,9 +122,12 @@ def commit_partition(warehouse: Storage, loaded: LoadedPartition) -> None:
         warehouse.delete_prefix(prefix)
 
 
-def _loaded(warehouse: Storage, spec: Source, business_date: date) -> pl.LazyFrame | None:
-    """Key and business date of the rows curated for other dates, if keys span dates."""
+def _loaded(
+    warehouse: Storage, spec: Source, business_date: date, keys: pl.Series
+) -> pl.LazyFrame | None:
+    """Key and business date of the rows curated for other dates, if keys span dates: of
+    every date that may hold one of `keys` (see `key_index`)."""
     if spec.name in SNAPSHOT_SOURCES:
         return None
-    others = [d for d in curated_dates(warehouse, spec.name) if d != business_date]
-    return scan_curated(warehouse, spec.name, others).select(spec.key, "business_date")
+    dates = candidate_dates(warehouse, spec.name, business_date, keys)
+    return scan_curated(warehouse, spec.name, dates).select(spec.key, "business_date")

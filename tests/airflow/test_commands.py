@@ -201,4 +201,4 @@ def test_trigger_names_the_night_and_the_pool_is_set(metadata):
     argv = documented("airflow pools set")
     assert argv[3] == VALIDATION_POOL
     airflow(metadata, argv)
-    assert query(metadata, "SELECT slots FROM slot_pool WHERE pool = ?", VALIDATION_POOL) == [(2,)]
+    assert query(metadata, "SELECT slots FROM slot_pool WHERE pool = ?", VALIDATION_POOL) == [(1,)]

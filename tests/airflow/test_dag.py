@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -285,6 +286,7 @@ if dag is not None:
                             t.partial_kwargs["op_kwargs"]["shards"]]
                 for t in dag.tasks if t.is_mapped},
         retries={t.task_id: t.retries for t in dag.tasks},
+        pools={t.task_id: [t.pool, t.pool_slots] for t in dag.tasks if t.pool != "default_pool"},
         timetable=type(dag.timetable).__name__, max_active_runs=dag.max_active_runs,
         catchup=dag.catchup, start_date=dag.start_date.isoformat(),
         first_interval=[first.data_interval.start.isoformat(), first.data_interval.end.isoformat()],
@@ -370,6 +372,10 @@ def test_owner_tags_docs_and_alerts_on_every_task(parsed):
     assert parsed["undocumented"] == []
     assert parsed["without_callback"] == []
     assert parsed["callbacks"] == ["pipelines.airflow.alerts.on_task_failure"]
+
+
+def test_only_the_validation_runs_in_the_validation_pool(parsed):
+    assert parsed["pools"] == {"validate": [settings.VALIDATION_POOL, 1]}
 
 
 def test_timeouts_retries_and_the_deadline(parsed):
@@ -538,6 +544,17 @@ def dags_test(
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def run_notes(airflow_env: dict[str, str]) -> set[str]:
+    """The notes on the metadata DB's recon_nightly runs."""
+    db = airflow_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT n.content FROM dag_run_note n JOIN dag_run r ON r.id = n.dag_run_id"
+            " WHERE r.dag_id = 'recon_nightly'"
+        ).fetchall()
+    return {content for (content,) in rows}
+
+
 def copy_partitions(landing: Path, to: Path, day: date, sources=SOURCES) -> Path:
     for source in sources:
         name = f"business_date={day.isoformat()}"
@@ -589,6 +606,7 @@ def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path)
     assert code == 0, out[-5000:]
     assert (warehouse / "cases" / f"business_date={LAST - timedelta(days=1)}").is_dir()
     assert not (warehouse / "cases" / f"business_date={LAST}").exists()
+    assert f"business date {LAST - timedelta(days=1)}: published" in run_notes(airflow_home)
     unsharded = shutil.copytree(warehouse, tmp_path / "unsharded")
     run_night(str(world.landing), str(unsharded), LAST)
     stale = warehouse / f"staging/business_date={LAST}/detections/part-0004-of-0005.parquet"
@@ -601,6 +619,7 @@ def test_last_two_nights_publish_the_ground_truth(airflow_home, world, tmp_path)
     assert code == 0, out[-5000:]
     assert sorted(re.findall(r"end task task_id=reconcile map_index=(\d+)", out)) == ["0", "1", "2"]
     assert not stale.exists()
+    assert f"business date {LAST}: published" in run_notes(airflow_home)
     # recon's own log lines, and none of Great Expectations' INFO ones
     assert f"business date {LAST} sim_inventory: rows read " in out
     assert f"business date {LAST} shard 2 of 3: cases found " in out

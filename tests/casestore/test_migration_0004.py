@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, inspect, text
 from pipelines.casestore import migrate
 from pipelines.casestore.schema import metadata
 from pipelines.casestore.store import CaseStore
-from tests.casestore.test_migrations import schema_differences
+from tests.support.schema import schema_differences
 
 # (case_id, rule_id, amount) -> the kind the migration must give it.
 ROWS = [

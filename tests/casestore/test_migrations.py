@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner, Result
 from sqlalchemy import CheckConstraint, Column, MetaData, Text, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
@@ -27,6 +25,7 @@ from pipelines.casestore.store import CaseStore
 from pipelines.casestore.triage import Triage
 from pipelines.cli import main
 from tests.support.desk import LETTER, fast_hashing
+from tests.support.schema import schema_differences
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -139,36 +138,6 @@ def version_table_exists(url: str) -> bool:
     engine = create_engine(url)
     try:
         return inspect(engine).has_table(migrate.VERSION_TABLE)
-    finally:
-        engine.dispose()
-
-
-def schema_differences(url: str, target: MetaData) -> list[object]:
-    """What autogenerate finds between the database and `target`, plus CHECK constraints
-    (which autogenerate ignores) compared with those `target.create_all` makes there."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            context = MigrationContext.configure(
-                conn, opts={"version_table": migrate.VERSION_TABLE, "compare_type": True}
-            )
-            differences: list[object] = list(compare_metadata(context, target))
-            conn.exec_driver_sql(
-                "ATTACH DATABASE ':memory:' AS reference"
-                if engine.dialect.name == "sqlite"
-                else "CREATE SCHEMA reference"
-            )
-            target.create_all(conn.execution_options(schema_translate_map={None: "reference"}))
-            found = inspect(conn)
-            for table in target.tables:
-                checks = [
-                    sorted((c["name"], c["sqltext"]) for c in found.get_check_constraints(table, s))
-                    for s in (None, "reference")
-                ]
-                if checks[0] != checks[1]:
-                    differences.append(("checks", table, *checks))
-            conn.rollback()
-        return differences
     finally:
         engine.dispose()
 

@@ -1,5 +1,5 @@
 """What `recon demo` tells after its backfill: every part of the product, where to see it,
-and the guard that keeps a second demo from wiping a warehouse people have triaged."""
+and the guard that keeps a second demo from wiping a warehouse people have worked in."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.casestore import open_store
+from pipelines.casestore.accounts import Accounts
 from pipelines.casestore.schema import NO_LONGER_DETECTED
 from pipelines.ingest.warehouse import history
 from pipelines.night import NightResult
@@ -19,12 +20,22 @@ LETTER_RULES = ("WRONG_DISCONNECT_LETTER", "LETTER_TO_DEPARTED_CUSTOMER")
 EXAMPLES = 3
 
 
-def triaged(warehouse: Path) -> int:
-    """How many changes people made in the warehouse's default case store (0 without one)."""
+def people_work(warehouse: Path) -> list[str]:
+    """What people made in the warehouse's default case store (none without one): changes
+    to cases (statuses, owners, contacts) and desk accounts, as phrases."""
     if not (warehouse / "recon.db").exists():
-        return 0
+        return []
     with open_store(None, str(warehouse)) as store:
-        return store.people_changes()
+        changes = store.people_changes()
+        accounts = len(Accounts(store.engine).names())
+    return [
+        f"{n} {noun if n == 1 else noun + 's'}{what}"
+        for n, noun, what in (
+            (changes, "change", " to its cases (statuses, owners, contacts)"),
+            (accounts, "desk account", ""),
+        )
+        if n
+    ]
 
 
 def story(warehouse: Path, results: list[NightResult]) -> list[str]:

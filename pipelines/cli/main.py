@@ -15,7 +15,7 @@ import click
 
 from pipelines.cli.cases import cases
 from pipelines.cli.db import db
-from pipelines.cli.demo_story import story, triaged
+from pipelines.cli.demo_story import people_work, story
 from pipelines.cli.kpis import kpis
 from pipelines.cli.letters import letters
 from pipelines.cli.serve import serve
@@ -319,7 +319,8 @@ def generate(out: Path, seed: int, customers: int, start: date, days: int) -> No
 @click.option(
     "--fresh",
     is_flag=True,
-    help="Replace an earlier demo even if people have triaged its cases (their work is lost).",
+    help="Replace an earlier demo even if people have worked in it: triaged its cases or "
+    "added desk accounts (their work is lost).",
 )
 @validate_opt
 @gate_options
@@ -340,13 +341,12 @@ def demo(
     if out.exists():
         if not (out / DEMO_MARKER).exists():
             raise click.ClickException(f"{out} exists and is not a recon demo folder")
-        changes = _guarded(lambda: triaged(out / "warehouse"))
-        if changes and not fresh:
-            noun = "change" if changes == 1 else "changes"
+        work = _guarded(lambda: people_work(out / "warehouse"))
+        if work and not fresh:
             raise click.ClickException(
-                f"{out / 'warehouse'} holds {changes} {noun} people made to its cases "
-                "(statuses, owners, contacts); a new demo would wipe them. Keep working on "
-                "it, or run `recon demo --fresh` to replace it."
+                f"{out / 'warehouse'} holds what people made: {' and '.join(work)}; a new "
+                "demo would wipe it. Keep working on it, or run `recon demo --fresh` to "
+                "replace it."
             )
         shutil.rmtree(out)
     out.mkdir(parents=True)

@@ -95,7 +95,8 @@ def commit_record(warehouse: Storage, business_date: date) -> dict | None:
 
 def _apply(warehouse: Storage, business_date: date) -> None:
     """Move each staged source into place (a source already moved has no staged files
-    left), record the commit, drop the journal."""
+    left), bring the key index and the compacted history up to date (both repeatable),
+    record the commit, drop the journal."""
     journal = json.loads(warehouse.read_bytes(layout.commit_journal_key(business_date)))
     for source in SOURCES:
         prefix = layout.staged_source_prefix(source, business_date)

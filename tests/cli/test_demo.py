@@ -1,6 +1,6 @@
 """`recon demo` tells the whole story (validated nights, a night with quarantined rows,
 customers with several cases, letters held, recovered cases) and does not wipe a
-warehouse people have triaged."""
+warehouse people have worked in (triaged cases, desk accounts)."""
 
 from __future__ import annotations
 
@@ -45,12 +45,24 @@ def test_a_triaged_demo_is_refused_and_kept(tmp_path):
     before = db.read_bytes()
     result = demo(tmp_path / "demo")
     assert result.exit_code == 1
-    assert "holds 1 change people made to its cases" in result.output
+    assert "holds what people made: 1 change to its cases" in result.output
     assert "recon demo --fresh" in result.output
     assert db.read_bytes() == before
     assert not (tmp_path / "demo" / "landing").exists()
     with open_store(None, str(tmp_path / "demo" / "warehouse")) as store:
         assert store.people_changes() == 1
+
+
+def test_a_demo_with_desk_accounts_is_refused_and_kept(tmp_path):
+    db = earlier_demo(tmp_path / "demo", triaged=False)
+    fast_hashing()
+    with open_store(None, str(tmp_path / "demo" / "warehouse")) as store:
+        Accounts(store.engine).add("lena", "lead", "a long passphrase")
+    before = db.read_bytes()
+    result = demo(tmp_path / "demo")
+    assert result.exit_code == 1
+    assert "holds what people made: 1 desk account; a new demo would wipe it" in result.output
+    assert db.read_bytes() == before
 
 
 def test_fresh_replaces_a_triaged_demo(tmp_path):

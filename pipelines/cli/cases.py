@@ -29,6 +29,7 @@ from pipelines.catalogue import (
     SEVERITY_ORDER,
     STATUSES,
 )
+from pipelines.cli.tables import aligned
 from pipelines.csv_safe import csv_text
 from pipelines.redact import reason
 from pipelines.settings import ConfigError, api_token, case_store_url
@@ -135,16 +136,9 @@ def _decimal(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 
 def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     """Rows as an aligned text table (amounts right-aligned)."""
-    cells = [[_cell(r, c) for c in columns] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
-    lines = []
-    for row in [list(columns), *cells]:
-        parts = [
-            v.rjust(w) if c in ("amount", "age_days") else v.ljust(w)
-            for c, v, w in zip(columns, row, widths, strict=True)
-        ]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
+    cells = [list(columns), *([_cell(r, c) for c in columns] for r in rows)]
+    right = {i for i, c in enumerate(columns) if c in ("amount", "age_days")}
+    return "\n".join(aligned(cells, right))
 
 
 def _cell(row: dict[str, Any], column: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from pipelines.cli.tables import aligned
 from pipelines.csv_safe import csv_bytes
 from pipelines.kpis import monthly_kpis
 
@@ -64,11 +65,9 @@ def table(doc: dict[str, Any]) -> str:
     """The figures as aligned text, one line each."""
     rows = [[str(r.get(c) if r.get(c) is not None else "") for c in CSV_COLUMNS] for r in flat(doc)]
     rows.insert(0, list(CSV_COLUMNS))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(CSV_COLUMNS))]
     period = doc["period"]
     head = f"KPIs {period['from']}..{period['to']} (ages to {period['as_of']})"
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join([head, *lines])
+    return "\n".join([head, *aligned(rows)])
 
 
 @click.command("kpis")

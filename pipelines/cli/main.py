@@ -19,6 +19,7 @@ from pipelines.cli.demo_story import people_work, story
 from pipelines.cli.kpis import kpis
 from pipelines.cli.letters import letters
 from pipelines.cli.serve import serve
+from pipelines.cli.tables import aligned
 from pipelines.cli.users import users
 from pipelines.ingest import RejectedPartition
 from pipelines.night import BadInput, NightResult, backfill, run_night
@@ -282,12 +283,7 @@ def _quality_table(night: NightValidation) -> str:
             ("pass" if c.success else "FAIL", c.severity, c.expectation, c.target, c.observed)
             for c in outcome.checks
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        lines += [
-            "  "
-            + "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]])
-            for row in rows
-        ]
+        lines += [f"  {line}" for line in aligned(rows)]
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -392,16 +388,8 @@ def _summary_table(summary: dict) -> str:
         rows.append(
             (rule_id, str(r["found"]), str(r["new"]), str(r["still_open"]), str(r["closed"]), money)
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [f"Cases on {summary['business_date']}"]
-    for row in rows:
-        lines.append(
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-    return "\n".join(lines)
+    right = range(1, len(rows[0]))
+    return "\n".join([f"Cases on {summary['business_date']}", *aligned(rows, right)])
 
 
 main.add_command(cases)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -13,11 +14,18 @@ SQLITE_WRITE_LOCK = "recon_sqlite_write_lock"
 
 
 def sqlite_file(url: str | URL) -> Path | None:
-    """The database file of a SQLite URL; None for other databases and in-memory SQLite."""
+    """The database file of a SQLite URL, also one in SQLite's URI form
+    (`sqlite:///file:/path/recon.db?mode=ro&uri=true`); None for other databases and
+    in-memory SQLite."""
     url = make_url(url)
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
-    return Path(url.database).expanduser()
+    database = url.database
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        database = unquote(urlsplit(database).path)
+        if database in ("", ":memory:") or url.query.get("mode") == "memory":
+            return None
+    return Path(database).expanduser()
 
 
 def make_engine(url: str | URL) -> Engine:

@@ -4,13 +4,17 @@
 
 Generates the profile's data (or reuses it, see benchmarks/datagen.py), then measures, each
 run in its own subprocess (so peak RSS is per measurement; times exclude interpreter start
-and imports): the engine's night end to end (`run_night`, fresh SQLite case store, split into
-ingest / rules / case store / publish), each engine rule alone and all of them, the DuckDB
-baseline (all rules and each rule) and the pandas baseline (all rules). Reports the median
-wall time (and CPU time) of N runs, the peak RSS (VmHWM) and input rows per second, checks
-that DuckDB and pandas find exactly the engine's cases (ids and amounts) and that the night
-finds exactly the planted cases, and writes benchmarks/results/<profile>.json. A run that
-fails (e.g. killed out of memory) is reported and the rest goes on. Exits 1 when an output
+and imports, except Great Expectations', which a validated night does itself): the engine's
+night end to end (`run_night`, fresh SQLite case store, split into ingest / gate /
+validation / commit / rules / case store / publish), once with `--no-validate` and once
+with the defaults (gate and data-quality validation on), each engine rule alone and all of
+them, the DuckDB baseline (all rules and each rule) and the pandas baseline (all rules).
+Reports the median wall time (and CPU time) of N runs, the peak RSS (VmHWM) and input rows
+per second, checks that DuckDB and pandas find exactly the engine's cases (ids and amounts)
+and that the night finds exactly the planted cases, prints issue 12's targets at the
+profile (engine / DuckDB, validation's share of the night, peak memory), each met or not,
+and writes benchmarks/results/<profile>.json (the targets under "targets"). A run that fails
+(e.g. killed out of memory) is reported and the rest goes on. Exits 1 when an output
 differs or a measurement failed.
 """
 
@@ -36,6 +40,7 @@ ROOT = HERE.parent
 NIGHT_STEPS = (
     "load_night",
     "judge_night",
+    "validate_inputs",
     "commit_inputs",
     "reconcile",
     "update_cases",
@@ -44,6 +49,7 @@ NIGHT_STEPS = (
 STEP_NAMES = {
     "load_night": "ingest",
     "judge_night": "gate",
+    "validate_inputs": "validation",
     "commit_inputs": "commit",
     "reconcile": "rules",
     "update_cases": "case store",
@@ -76,7 +82,7 @@ def worker(kind: str, data: Path, rule: str | None, out: Path, shards: int = 1) 
     steps: dict[str, float] = {}
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_start = usage.ru_utime + usage.ru_stime
-    if kind == "night":
+    if kind in ("night", "night-validated"):
         import pipelines.night as night
         from pipelines.settings import GateSettings
 
@@ -90,7 +96,7 @@ def worker(kind: str, data: Path, rule: str | None, out: Path, shards: int = 1) 
                 day,
                 db_url=f"sqlite:///{tmp}/recon.db",
                 shards=shards,
-                validate=False,
+                validate=kind == "night-validated",
                 gate=GateSettings(allow_gap=True),  # the history was written, not run
             )
             seconds = time.perf_counter() - t0
@@ -267,6 +273,51 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:6.2f}x" if a and b else "     -"
 
 
+def _wall(r: dict | None) -> float | None:
+    return r["seconds"] if r and "failed" not in r else None
+
+
+def scale_targets(profile: str, results: dict) -> list[dict]:
+    """Issue 12's speed and memory targets at this profile: each figure, its limit, met."""
+    targets = []
+
+    def target(name: str, value: float | None, limit: float, unit: str) -> None:
+        value = round(value, 3) if value is not None else None
+        met = value is not None and value <= limit
+        targets.append({"target": name, "value": value, "limit": limit, "unit": unit, "met": met})
+
+    def over(a: dict | None, b: dict | None) -> float | None:
+        wa, wb = _wall(a), _wall(b)
+        return wa / wb if wa and wb else None
+
+    limit = {"100k": 1.0, "1m": 0.7}.get(profile)
+    if limit is not None:
+        all_rules = over(results["engine"].get("all"), results["duckdb"].get("all"))
+        target("engine / DuckDB, all nine rules", all_rules, limit, "x")
+    if profile == "1m":
+        for rule in results["rules"]:
+            each = over(results["engine"].get(rule), results["duckdb"].get(rule))
+            target(f"engine / DuckDB, {rule}", each, 1.0, "x")
+    night, validated = results.get("night"), results.get("night_validated")
+    if profile in ("100k", "1m") and night:
+        target("night with validation / without", over(validated, night), 1.5, "x")
+    memory = {"1m": 3 * 1024, "5m": 8 * 1024}.get(profile)
+    if memory and validated:
+        peak = validated.get("peak_rss_mib") if "failed" not in validated else None
+        target("peak RSS of the night, defaults on", peak, memory, "MiB")
+    return targets
+
+
+def print_targets(targets: list[dict]) -> None:
+    if not targets:
+        return
+    print("\ntargets (issue 12)")
+    for t in targets:
+        value = "failed" if t["value"] is None else f"{t['value']:,.2f} {t['unit']}"
+        verdict = "met" if t["met"] else "NOT MET"
+        print(f"  {t['target']:<52} {value:>14}  limit {t['limit']:,} {t['unit']}  {verdict}")
+
+
 def print_table(results: dict, rows: int) -> None:
     """Wall seconds (CPU seconds), peak RSS and ratios, engine / DuckDB / pandas."""
 
@@ -278,20 +329,19 @@ def print_table(results: dict, rows: int) -> None:
     def mib(r: dict | None) -> str:
         return f"{r['peak_rss_mib']:7d}" if r and "failed" not in r else f"{'-':>7}"
 
-    def wall(r: dict | None) -> float | None:
-        return r["seconds"] if r and "failed" not in r else None
-
-    night = results.get("night")
+    wall = _wall
     print(f"\ninput rows judged: {rows:,}")
-    if night and "failed" in night:
-        print(f"engine night end to end: FAILED, {night['failed']}")
-    elif night:
-        steps = "  ".join(f"{k} {v:.2f}" for k, v in night["steps"].items())
-        print(
-            f"engine night end to end: {night['seconds']:.2f} s (cpu {night['cpu_seconds']:.2f}"
-            f" s), peak {night['peak_rss_mib']} MiB, {rows / night['seconds']:,.0f} rows/s"
-            f"  ({steps})"
-        )
+    for key, label in (("night", "--no-validate"), ("night_validated", "validation on")):
+        night = results.get(key)
+        if night and "failed" in night:
+            print(f"engine night end to end, {label}: FAILED, {night['failed']}")
+        elif night:
+            steps = "  ".join(f"{k} {v:.2f}" for k, v in night["steps"].items())
+            print(
+                f"engine night end to end, {label}: {night['seconds']:.2f} s "
+                f"(cpu {night['cpu_seconds']:.2f} s), peak {night['peak_rss_mib']} MiB, "
+                f"{rows / night['seconds']:,.0f} rows/s  ({steps})"
+            )
     print(
         f"\n{'rules: wall s (cpu s)':<30}{'engine':>18}{'duckdb':>18}{'pandas':>18}"
         f"{'eng MiB':>8}{'duck MiB':>9}{'pd MiB':>8}{'eng/duck':>9}{'eng/pd':>8}"
@@ -361,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measuring, {repeat} run(s) each; load average {started_load}", flush=True)
         if not args.rules_only:
             results["night"] = measure("night", data, None, repeat, out_dir, args.shards)
+            results["night_validated"] = measure(
+                "night-validated", data, None, repeat, out_dir, args.shards
+            )
         ensure_night_ingested(data)
         results["engine"]["all"] = measure("engine", data, None, repeat, out_dir)
         for rule in rule_ids:
@@ -375,7 +428,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             results["pandas"]["all"] = measure("pandas", data, None, repeat, out_dir)
-        measured = [("engine night", results["night"], None)] if results["night"] else []
+        measured = [
+            (f"engine {name.replace('_', ' ')}", results[name], None)
+            for name in ("night", "night_validated")
+            if results.get(name)
+        ]
         measured += [
             (f"{group} {r}", m, None if r == "all" else r)
             for group in ("engine", "duckdb", "pandas")
@@ -395,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     for _, m, _ in measured:
         m.pop("cases", None)
     print_table(results, rows)
+    targets = scale_targets(args.profile, results)
+    print_targets(targets)
     report = {
         "profile": args.profile,
         "data": meta,
@@ -408,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_end": os.getloadavg(),
         },
         "results": results,
+        "targets": targets,
         "cases_per_rule": per_rule,
         "identical_outputs": not problems,
         "problems": problems,

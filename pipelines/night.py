@@ -60,7 +60,13 @@ from pipelines.kpis import kpis_document, recovery_by_month
 from pipelines.publish import money_by_kind, not_priced, publish_night, published_summary
 from pipelines.publish.charts import DRAWN, draw_trends, plain_rows
 from pipelines.publish.holds import LETTER_RULES, hold_files, hold_rows
-from pipelines.quality import Checked, CriticalExpectationFailed, ValidationOutcome, validate_night
+from pipelines.quality import (
+    Checked,
+    CriticalExpectationFailed,
+    ValidationOutcome,
+    import_in_background,
+    validate_night,
+)
 from pipelines.rules import NightInputs, evaluate
 from pipelines.rules.clearing import clearing_evidence
 from pipelines.rules.shards import shard_customers
@@ -486,6 +492,8 @@ def _night(
 ) -> NightResult:
     started = datetime.now(UTC)
     prepare(warehouse, business_date)
+    if validate:
+        import_in_background()  # overlaps ingest and the gate
     try:
         parts = load_night(landing, warehouse, business_date)
         stats = {s: p.stats() for s, p in parts.items()}

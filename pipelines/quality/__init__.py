@@ -4,7 +4,7 @@ landing partition, results kept in the warehouse, rendered as recon's own pages 
     validate_night(landing, warehouse, business_date, checked)  # checked inputs, before commit
 
 great_expectations is imported only when a validation runs (it takes seconds to import),
-once for the night's four sources.
+once for the night's four sources; `import_in_background` starts that import early.
 """
 
 from pipelines.quality.rows import Checked
@@ -14,6 +14,7 @@ from pipelines.quality.validate import (
     NightValidation,
     ValidationOutcome,
     check_night,
+    import_in_background,
     validate_night,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "NightValidation",
     "ValidationOutcome",
     "check_night",
+    "import_in_background",
     "validate_night",
 ]

@@ -4,7 +4,7 @@ warehouse, render the night's page, judge them."""
 from __future__ import annotations
 
 import json
-import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -206,21 +206,33 @@ def _checks(outcomes: Mapping[str, ValidationOutcome]) -> dict[str, list[dict[st
     return {s: [c.to_dict() for c in o.checks] for s, o in outcomes.items()}
 
 
+def import_in_background() -> threading.Thread:
+    """Start importing Great Expectations (about 2 s of Python) on a daemon thread, so that
+    it overlaps the night's ingest and gate (mostly polars, which leaves the interpreter
+    free); the validation's own import then finds it done or waits for it."""
+    thread = threading.Thread(target=_import_gx, name="recon-gx-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_gx() -> None:
+    import great_expectations  # noqa: F401
+
+
 @contextmanager
 def _gx_context() -> Iterator[AbstractDataContext]:
-    """A throwaway GX file context: no progress bars, no analytics, no INFO logging."""
+    """A throwaway in-memory GX context: no files, no progress bars, no analytics, no INFO
+    logging (recon keeps the results itself, see `_validate`)."""
     import logging
 
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="recon-gx-") as root:
-        context = gx.get_context(mode="file", project_root_dir=root)
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        context.variables.analytics_enabled = False
-        context.variables.save()
-        yield context
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.variables.analytics_enabled = False
+    yield context
 
 
 def _validate(

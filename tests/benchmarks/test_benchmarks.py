@@ -99,3 +99,36 @@ def test_the_curated_history_is_a_valid_delivery(night, tmp_path):
         )
         assert loaded.rows_quarantined == 0, loaded.quarantined.head(3)
         assert loaded.rows_loaded == frame.height
+
+
+def _measured(seconds: float, mib: int = 100) -> dict:
+    return {"seconds": seconds, "cpu_seconds": seconds, "peak_rss_mib": mib}
+
+
+def test_the_scale_targets_are_judged_per_profile():
+    from benchmarks.run import scale_targets
+
+    rules = ["TARIFF_MISMATCH", "UNKNOWN_SIM_CHARGED"]
+    results = {
+        "rules": rules,
+        "engine": {"all": _measured(7.0), "TARIFF_MISMATCH": _measured(1.0)},
+        "duckdb": {"all": _measured(10.0), "TARIFF_MISMATCH": _measured(0.9)},
+        "night": _measured(10.0),
+        "night_validated": _measured(16.0, mib=3 * 1024),
+    }
+    at_1m = {t["target"]: (t["value"], t["met"]) for t in scale_targets("1m", results)}
+    assert at_1m == {
+        "engine / DuckDB, all nine rules": (0.7, True),
+        "engine / DuckDB, TARIFF_MISMATCH": (1.111, False),
+        "engine / DuckDB, UNKNOWN_SIM_CHARGED": (None, False),  # not measured is not met
+        "night with validation / without": (1.6, False),
+        "peak RSS of the night, defaults on": (3072, True),
+    }
+    at_100k = {t["target"]: t["limit"] for t in scale_targets("100k", results)}
+    assert at_100k == {
+        "engine / DuckDB, all nine rules": 1.0,
+        "night with validation / without": 1.5,
+    }
+    results["night_validated"] = {"failed": "killed by signal 9 (out of memory?)"}
+    at_5m = {t["target"]: (t["value"], t["met"]) for t in scale_targets("5m", results)}
+    assert at_5m == {"peak RSS of the night, defaults on": (None, False)}

@@ -16,7 +16,7 @@ demo: setup
 	$(BIN)/recon demo
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .

@@ -228,7 +228,9 @@ def _gx_context() -> Iterator[AbstractDataContext]:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for name in list(logging.root.manager.loggerDict):  # some of GX's set INFO themselves
+        if name.partition(".")[0] == "great_expectations":
+            logging.getLogger(name).setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.variables.analytics_enabled = False

@@ -4,7 +4,8 @@ where they arrive, at moto's server on 127.0.0.1, so polars' reads are counted t
 Nights of the same shape are run one after the other (tests.support.landing: the same
 rows each night, new ids); the only thing that grows is the history. Nights whose upkeep
 did the same (the compaction kept the one segment, added a recent one or merged it into
-the base; the key index took as many requests) must make exactly the same requests, and no
+the base; the key index took as many requests) must make exactly the same requests (polars'
+ranged GETs of the same Parquet objects within 10 %: their number depends on timing), and no
 request names an earlier night but the one before (the gate's previous snapshot and the
 predecessor's summary).
 """
@@ -12,6 +13,7 @@ predecessor's summary).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,6 +30,7 @@ from tests.support.s3_requests import CountingS3Server, Request
 pytestmark = pytest.mark.slow
 NIGHTS = 12
 DATE = re.compile(r"business_date=(\d{4}-\d{2}-\d{2})")
+ID = re.compile(r"[0-9a-f]{8,}")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,17 @@ def test_no_request_of_a_night_names_an_earlier_night_but_the_one_before(nights)
         assert night.dates() <= {night.day, night.day - timedelta(days=1)}, night.day
 
 
+def shape(night: Night) -> Counter[Request]:
+    """The night's requests with dates and ids blanked, so that nights compare."""
+    return Counter((m, ID.sub("#", DATE.sub("D", p))) for m, p in night.requests)
+
+
+def range_read(request: Request) -> bool:
+    """A GET of a Parquet object: polars' ranged reads, whose number varies with timing."""
+    method, path = request
+    return method == "GET" and path.endswith(".parquet")
+
+
 def test_nights_that_compact_alike_make_the_same_requests_however_long_the_history(
     nights,
 ) -> None:
@@ -97,8 +111,17 @@ def test_nights_that_compact_alike_make_the_same_requests_however_long_the_histo
         by_kind.setdefault(night.kind(), []).append(night)
     apart = 0
     for kind, alike in by_kind.items():
-        counts = {n.day: len(n.requests) for n in alike}
-        assert len(set(counts.values())) == 1, (kind, counts)
+        shapes = {n.day: shape(n) for n in alike}
+        exact = {
+            d: Counter({r: k for r, k in c.items() if not range_read(r)}) for d, c in shapes.items()
+        }
+        assert all(e == exact[alike[0].day] for e in exact.values()), (kind, exact)
+        # Polars reads the same Parquet objects, in a number of ranged GETs that depends
+        # on timing (seen: 3 to 5 more on a loaded machine), not on the history.
+        reads = {d: {r: k for r, k in c.items() if range_read(r)} for d, c in shapes.items()}
+        assert len({frozenset(r) for r in reads.values()}) == 1, (kind, reads)
+        totals = [sum(r.values()) for r in reads.values()]
+        assert max(totals) <= min(totals) * 1.1, (kind, totals)
         apart = max(apart, (alike[-1].day - alike[0].day).days)
     assert apart >= 4  # the same requests with four nights more of history, at least
     assert {n.segments for n in nights[2:]} >= {((1, 1),) * 2, ((1, 2),) * 2, ((2, 1),) * 2}

@@ -36,6 +36,8 @@ def detect(night: NightInputs) -> pl.DataFrame:
             period_days=(pl.col("period_end") - pl.col("period_start")).dt.total_days() + 1,
         )
         .with_columns(numerator=pl.col("cents") * pl.col("inactive_days"))
+        .collect()  # the lines after a deactivation (few), read three times below
+        .lazy()
     )
     spans = charged.select("iccid", "currency", key_start="period_start", line_end="period_end")
     credits = (

@@ -71,6 +71,7 @@ def merge_key(frame: pl.LazyFrame, key: list[str], order_by: str) -> pl.LazyFram
     """Merge firing rows sharing a case key: other columns from the first row by `order_by`,
     `ev` (a struct per row) collected into the list `evs`, and the key's money from
     `currency_totals` (`cents`, `currency`, `amounts_by_currency`, `amounts_text`)."""
+    frame = frame.collect().lazy()  # the firing rows (few), read twice below
     others = [
         c for c in frame.collect_schema().names() if c not in {*key, "cents", "currency", "ev"}
     ]

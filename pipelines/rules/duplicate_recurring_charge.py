@@ -55,7 +55,9 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .filter(pl.col("group").is_duplicated())
         .select("line_id", "group")
     )
-    lines = recurring.join(grouped, on="line_id")
+    # Collected once (the lines of duplicate groups: few), as the rest reads it three times
+    # and polars would otherwise run the scan and the sort again for each.
+    lines = recurring.join(grouped, on="line_id").collect().lazy()
     groups = lines.group_by([*SIM, "group"]).agg(
         period_start=pl.col("period_start").min(),
         kept_line=pl.col("line_id").min(),

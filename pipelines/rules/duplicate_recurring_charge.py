@@ -57,7 +57,13 @@ def detect(night: NightInputs) -> pl.DataFrame:
     )
     # Collected once (the lines of duplicate groups: few), as the rest reads it three times
     # and polars would otherwise run the scan and the sort again for each.
-    lines = recurring.join(grouped, on="line_id").collect().lazy()
+    grouped = grouped.collect()
+    lines = (
+        recurring.filter(pl.col("line_id").is_in(grouped["line_id"].implode()))
+        .join(grouped.lazy(), on="line_id")
+        .collect()
+        .lazy()
+    )
     groups = lines.group_by([*SIM, "group"]).agg(
         period_start=pl.col("period_start").min(),
         kept_line=pl.col("line_id").min(),

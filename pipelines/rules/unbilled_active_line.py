@@ -21,8 +21,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
         billed_sims=pl.col("iccid").drop_nulls().unique().sort(),
     )
     billed = recurring.select("invoice_id", "iccid").drop_nulls().unique()
-    fees = night.agreed_fees_on(night.business_date)
-    fired = (
+    missing = (
         invoices.join(
             night.sims().select(
                 "iccid",
@@ -42,24 +41,27 @@ def detect(night: NightInputs) -> pl.DataFrame:
             & (pl.col("deact_date").is_null() | (pl.col("deact_date") >= pl.col("period_end")))
         )
         .join(billed, on=["invoice_id", "iccid"], how="anti")
-        .join(fees, on="msisdn", how="left")
-        .select(
-            *KEY,
-            "period_end",
-            "customer_id",
-            "account_id",
-            "msisdn",
+        .collect()
+        .lazy()
+    )
+    # The agreed fees of the missing SIMs' numbers alone (few), not of every number.
+    fees = night.agreed_fees_on(night.business_date, missing.select("msisdn").unique())
+    fired = missing.join(fees, on="msisdn", how="left").select(
+        *KEY,
+        "period_end",
+        "customer_id",
+        "account_id",
+        "msisdn",
+        "invoice_id",
+        cents="fee_cents",
+        currency="fee_currency",
+        ev=pl.struct(
             "invoice_id",
-            cents="fee_cents",
-            currency="fee_currency",
-            ev=pl.struct(
-                "invoice_id",
-                "bill_run_id",
-                "billed_sims",
-                sim=pl.struct("iccid", "msisdn", "status", "sim_type", activated_on="act_date"),
-                agreed_fee_transaction_id="fee_transaction_id",
-            ),
-        )
+            "bill_run_id",
+            "billed_sims",
+            sim=pl.struct("iccid", "msisdn", "status", "sim_type", activated_on="act_date"),
+            agreed_fee_transaction_id="fee_transaction_id",
+        ),
     )
     # One SIM missing from several invoices with the same start is one case: its amount is
     # the SIM's one agreed fee, not a sum over the invoices.

@@ -17,9 +17,17 @@ def detect(night: NightInputs) -> pl.DataFrame:
         "iccid", inv_account="account_id", inv_status="status", in_inventory=pl.lit(True)
     )
     known = night.inventory.select("iccid", "account_id").drop_nulls()
+    billing = night.own(night.billing).filter(pl.col("iccid").is_not_null())
+    # The anti-join on the key columns alone; the firing lines' other columns are read for
+    # them alone (the filter reaches the scan).
+    unknown = (
+        billing.select("line_id", "iccid", "account_id")
+        .join(known, on=["iccid", "account_id"], how="anti")
+        .select("line_id")
+        .collect()
+    )
     fired = (
-        night.own(night.billing)
-        .filter(pl.col("iccid").is_not_null())
+        billing.filter(pl.col("line_id").is_in(unknown["line_id"].implode()))
         .join(known, on=["iccid", "account_id"], how="anti")
         .with_columns(cents=cents("amount"))
         .join(sims, on="iccid", how="left")

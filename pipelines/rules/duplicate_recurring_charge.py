@@ -34,7 +34,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
     sim_key = ["iccid_head", "iccid_tail", "currency"]
     new_sim = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1) for c in sim_key)
     sim_tag = new_sim.fill_null(True).cum_sum().cast(pl.Int64) * DAY_SPAN
-    grouped = (
+    in_groups = (
         recurring.select(
             "line_id",
             "currency",
@@ -55,9 +55,10 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .filter(pl.col("group").is_duplicated())
         .select("line_id", "group")
     )
-    # Collected once (the lines of duplicate groups: few), as the rest reads it three times
-    # and polars would otherwise run the scan and the sort again for each.
-    grouped = grouped.collect()
+    # The lines of duplicate groups (few) are read whole for them alone (the filter reaches
+    # the scan) and collected once: the rest reads them three times, and polars would run
+    # the scan and the sort again for each.
+    grouped = in_groups.collect()
     lines = (
         recurring.filter(pl.col("line_id").is_in(grouped["line_id"].implode()))
         .join(grouped.lazy(), on="line_id")

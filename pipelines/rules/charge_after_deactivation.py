@@ -25,8 +25,7 @@ KEY = ["iccid", "period_start"]
 
 def detect(night: NightInputs) -> pl.DataFrame:
     charged = (
-        night.own(night.lines("recurring"))
-        .join(night.deactivated_sims(), on="iccid")
+        night.with_deactivation(night.own(night.lines("recurring")))
         .filter(pl.col("deact_date") <= pl.col("period_end"))
         .with_columns(
             inactive_days=(

@@ -52,6 +52,15 @@ class NightInputs:
             .select("iccid", "deact_date", "status")
         )
 
+    def with_deactivation(self, lines: pl.LazyFrame) -> pl.LazyFrame:
+        """The rows of `lines` whose SIM has a deactivation date, joined to it (deact_date,
+        status). The SIMs are collected first (few), so that the filter on their ICCIDs
+        reaches the scan of the lines and only those rows are read whole."""
+        sims = self.deactivated_sims().collect()
+        return lines.filter(pl.col("iccid").is_in(sims["iccid"].implode())).join(
+            sims.lazy(), on="iccid"
+        )
+
     def lines(self, *charge_types: str) -> pl.LazyFrame:
         """Billing lines of the given charge types, with the amount in integer cents."""
         return self.billing.filter(pl.col("charge_type").is_in(charge_types)).with_columns(

@@ -14,8 +14,7 @@ KEY = ["iccid", "period_start"]
 
 def detect(night: NightInputs) -> pl.DataFrame:
     fired = (
-        night.own(night.lines("usage"))
-        .join(night.deactivated_sims(), on="iccid")
+        night.with_deactivation(night.own(night.lines("usage")))
         .filter(pl.col("period_start") >= pl.col("deact_date"))
         .select(
             *KEY,

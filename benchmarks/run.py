@@ -337,7 +337,6 @@ def print_table(results: dict, rows: int) -> None:
     def mib(r: dict | None) -> str:
         return f"{r['peak_rss_mib']:7d}" if r and "failed" not in r else f"{'-':>7}"
 
-    wall = _wall
     print(f"\ninput rows judged: {rows:,}")
     for key, label in (("night", "--no-validate"), ("night_validated", "validation on")):
         night = results.get(key)
@@ -360,11 +359,11 @@ def print_table(results: dict, rows: int) -> None:
             continue
         print(
             f"{rule[:29]:<30}{secs(e)}{secs(d)}{secs(p)}{mib(e)} {mib(d)} {mib(p)}"
-            f"{ratio(wall(e), wall(d)):>9}{ratio(wall(e), wall(p)):>8}"
+            f"{ratio(_wall(e), _wall(d)):>9}{ratio(_wall(e), _wall(p)):>8}"
         )
     for name in ("engine", "duckdb", "pandas"):
         r = results[name].get("all")
-        if wall(r):
+        if _wall(r):
             print(f"{name} all rules: {rows / r['seconds']:,.0f} input rows/s")
 
 

@@ -206,13 +206,11 @@ def _checks(outcomes: Mapping[str, ValidationOutcome]) -> dict[str, list[dict[st
     return {s: [c.to_dict() for c in o.checks] for s, o in outcomes.items()}
 
 
-def import_in_background() -> threading.Thread:
+def import_in_background() -> None:
     """Start importing Great Expectations (about 2 s of Python) on a daemon thread, so that
     it overlaps the night's ingest and gate (mostly polars, which leaves the interpreter
     free); the validation's own import then finds it done or waits for it."""
-    thread = threading.Thread(target=_import_gx, name="recon-gx-import", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=_import_gx, name="recon-gx-import", daemon=True).start()
 
 
 def _import_gx() -> None:

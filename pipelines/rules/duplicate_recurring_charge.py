@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.detections import currency_totals, finish, mixed_money_text
-from pipelines.rules.inputs import NightInputs
+from pipelines.rules.inputs import NightInputs, joined_to
 from pipelines.rules.wording import the_line
 
 RULE_ID = "DUPLICATE_RECURRING_CHARGE"
@@ -34,7 +34,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
     sim_key = ["iccid_head", "iccid_tail", "currency"]
     new_sim = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1) for c in sim_key)
     sim_tag = new_sim.fill_null(True).cum_sum().cast(pl.Int64) * DAY_SPAN
-    in_groups = (
+    grouped = (
         recurring.select(
             "line_id",
             "currency",
@@ -55,16 +55,10 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .filter(pl.col("group").is_duplicated())
         .select("line_id", "group")
     )
-    # The lines of duplicate groups (few) are read whole for them alone (the filter reaches
-    # the scan) and collected once: the rest reads them three times, and polars would run
-    # the scan and the sort again for each.
-    grouped = in_groups.collect()
-    lines = (
-        recurring.filter(pl.col("line_id").is_in(grouped["line_id"].implode()))
-        .join(grouped.lazy(), on="line_id")
-        .collect()
-        .lazy()
-    )
+    # The lines of duplicate groups (few) are read whole for them alone and collected once:
+    # the rest reads them three times, and polars would run the scan and the sort again
+    # for each.
+    lines = joined_to(recurring, grouped.collect(), "line_id").collect().lazy()
     groups = lines.group_by([*SIM, "group"]).agg(
         period_start=pl.col("period_start").min(),
         kept_line=pl.col("line_id").min(),

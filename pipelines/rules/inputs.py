@@ -54,12 +54,8 @@ class NightInputs:
 
     def with_deactivation(self, lines: pl.LazyFrame) -> pl.LazyFrame:
         """The rows of `lines` whose SIM has a deactivation date, joined to it (deact_date,
-        status). The SIMs are collected first (few), so that the filter on their ICCIDs
-        reaches the scan of the lines and only those rows are read whole."""
-        sims = self.deactivated_sims().collect()
-        return lines.filter(pl.col("iccid").is_in(sims["iccid"].implode())).join(
-            sims.lazy(), on="iccid"
-        )
+        status); the SIMs (few) are collected first, see `joined_to`."""
+        return joined_to(lines, self.deactivated_sims().collect(), "iccid")
 
     def lines(self, *charge_types: str) -> pl.LazyFrame:
         """Billing lines of the given charge types, with the amount in integer cents."""
@@ -110,3 +106,16 @@ def cents(column: str) -> pl.Expr:
 def latest(frame: pl.LazyFrame, *by: str) -> pl.LazyFrame:
     """The latest row per group, by (transaction_ts, transaction_id)."""
     return frame.group_by(*by).agg(pl.all().sort_by(["transaction_ts", "transaction_id"]).last())
+
+
+def among(found: pl.DataFrame, column: str) -> pl.Expr:
+    """`column` holds one of the values `found` holds there: a filter on values already
+    collected (few), which polars applies in the scan, so that only matching rows are read
+    whole."""
+    return pl.col(column).is_in(found[column].implode())
+
+
+def joined_to(frame: pl.LazyFrame, found: pl.DataFrame, on: str) -> pl.LazyFrame:
+    """`frame` joined to the collected `found` on `on`, its rows filtered with `among`
+    first: a rule finds its few rows on narrow columns, then reads them whole."""
+    return frame.filter(among(found, on)).join(found.lazy(), on=on)

@@ -6,7 +6,7 @@ import polars as pl
 
 from pipelines.money import from_cents
 from pipelines.rules.detections import finish, merge_key, mixed_money_text
-from pipelines.rules.inputs import NightInputs
+from pipelines.rules.inputs import NightInputs, joined_to
 from pipelines.rules.wording import capital, money, the_line
 
 RULE_ID = "TARIFF_MISMATCH"
@@ -51,33 +51,29 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .select("line_id", "fee_cents", "tx_date", "transaction_id")
         .collect()
     )
-    # The firing lines' other columns, read for them alone (the filter reaches the scan).
-    fired = (
-        lines.filter(pl.col("line_id").is_in(mismatched["line_id"].implode()))
-        .join(mismatched.lazy(), on="line_id")
-        .select(
-            *KEY,
-            "period_end",
-            "customer_id",
-            "account_id",
-            "iccid",
-            "invoice_id",
-            "currency",
+    # The firing lines' other columns, read for them alone.
+    fired = joined_to(lines, mismatched, "line_id").select(
+        *KEY,
+        "period_end",
+        "customer_id",
+        "account_id",
+        "iccid",
+        "invoice_id",
+        "currency",
+        "line_id",
+        "fee_cents",
+        billed_cents="cents",
+        cents=pl.col("cents") - pl.col("fee_cents"),
+        ev=pl.struct(
             "line_id",
-            "fee_cents",
-            billed_cents="cents",
-            cents=pl.col("cents") - pl.col("fee_cents"),
-            ev=pl.struct(
-                "line_id",
-                "invoice_id",
-                "bill_run_id",
-                "tariff_code",
-                "amount",
-                agreed_fee=from_cents("fee_cents"),
-                agreed_by_transaction_id="transaction_id",
-                agreed_on="tx_date",
-            ),
-        )
+            "invoice_id",
+            "bill_run_id",
+            "tariff_code",
+            "amount",
+            agreed_fee=from_cents("fee_cents"),
+            agreed_by_transaction_id="transaction_id",
+            agreed_on="tx_date",
+        ),
     )
     cases = merge_key(fired, KEY, "line_id").with_columns(
         evidence=pl.struct(lines="evs").struct.json_encode(),

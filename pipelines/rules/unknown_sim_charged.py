@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.detections import finish, merge_key, mixed_money_text
-from pipelines.rules.inputs import NightInputs, cents
+from pipelines.rules.inputs import NightInputs, among, cents
 from pipelines.rules.wording import SIM_STATUSES, money, words
 
 RULE_ID = "UNKNOWN_SIM_CHARGED"
@@ -19,7 +19,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
     known = night.inventory.select("iccid", "account_id").drop_nulls()
     billing = night.own(night.billing).filter(pl.col("iccid").is_not_null())
     # The anti-join on the key columns alone; the firing lines' other columns are read for
-    # them alone (the filter reaches the scan).
+    # them alone (line_id is unique across dates, contract section 1.3).
     unknown = (
         billing.select("line_id", "iccid", "account_id")
         .join(known, on=["iccid", "account_id"], how="anti")
@@ -27,8 +27,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .collect()
     )
     fired = (
-        billing.filter(pl.col("line_id").is_in(unknown["line_id"].implode()))
-        .join(known, on=["iccid", "account_id"], how="anti")
+        billing.filter(among(unknown, "line_id"))
         .with_columns(cents=cents("amount"))
         .join(sims, on="iccid", how="left")
         .select(

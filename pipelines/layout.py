@@ -9,10 +9,11 @@ Warehouse:
     curated/<source>/business_date=D/data.parquet, _ingest.json     the curated history
     quarantine/<source>/business_date=D/...                         rows kept out, with why
     curated/_commits/business_date=D.json                           the night's last commit
-    curated/_compacted/<source>/manifest.json, <segment>/rows.parquet
+    curated/_compacted/<source>/manifest.json, <segment>/bucket-K.parquet
                                                                     the history compacted into
                                                                     at most two segments, each
-                                                                    naming its partitions' versions
+                                                                    naming its partitions' versions,
+                                                                    billing lines split by SIM bucket
     curated/_key_index/<source>/base.arrow, recent.arrow            loaded keys (hashed) by date
     staging/business_date=D/sources/<source>/curated|quarantine/... partitions checked, not curated
     staging/business_date=D/commit/journal.json                     the commit journal
@@ -100,8 +101,9 @@ def compacted_manifest_key(source: str) -> str:
     return f"{compacted_prefix(source)}/manifest.json"
 
 
-def compacted_segment_key(source: str, segment: str) -> str:
-    return f"{compacted_prefix(source)}/{segment}/rows.parquet"
+def compacted_segment_key(source: str, segment: str, bucket: int = 0) -> str:
+    """One bucket's file of a segment (a source not split by bucket has bucket 0 only)."""
+    return f"{compacted_prefix(source)}/{segment}/bucket-{bucket}.parquet"
 
 
 def compacted_segment(source: str, key: str) -> str | None:

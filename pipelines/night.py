@@ -18,12 +18,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
 from pipelines import layout
+from pipelines.buckets import shard_buckets
 from pipelines.casestore import open_store
 from pipelines.casestore.lock import advisory_lock, is_postgres
 from pipelines.casestore.migrate import ensure_current
@@ -69,7 +70,7 @@ from pipelines.quality import (
 )
 from pipelines.rules import NightInputs, evaluate
 from pipelines.rules.clearing import clearing_evidence
-from pipelines.rules.shards import shard_customers
+from pipelines.rules.shards import shard_inputs
 from pipelines.settings import GateSettings, case_store_url, lock_wait
 from pipelines.storage import Storage, open_storage, parquet_bytes
 
@@ -334,8 +335,9 @@ def night_inputs(
     )
     if shard is None:
         return night
-    customers = shard_customers([night.billing, night.transactions, night.letters], shard, shards)
-    return replace(night, customers=customers)
+    buckets = shard_buckets(shard, shards)
+    sim_billing = history(warehouse, "billing_lines", business_date, buckets)
+    return shard_inputs(night, shard, shards, sim_billing)
 
 
 def reconcile(

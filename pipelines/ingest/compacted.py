@@ -14,6 +14,11 @@ its night are exactly the curated ones, version for version; otherwise (no manif
 partition written since by `commit_partition`, a commit cut short) it gets None and reads
 the partitions. `compact` re-reads only the partitions that are new or changed, so it also
 repairs what a crash, a rerun of an older night or a direct write left behind.
+
+The billing lines' segments are split by SIM bucket (`pipelines.buckets`), one file per
+bucket, so that a shard reads only its SIMs' lines: `compacted(..., buckets=[...])`. The
+manifest records the bucket count; a manifest with another count is not used, and the
+next `compact` rebuilds the segments.
 """
 
 from __future__ import annotations
@@ -21,18 +26,22 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
 
 from pipelines import layout
+from pipelines.buckets import SIM_BUCKETS, sim_bucket
 from pipelines.contract import SOURCE_SPECS
 from pipelines.storage import Storage, parquet_bytes
 
 # The sources whose whole history a night reads (`night.night_inputs`); the history of any
 # other source is read from its partitions.
 COMPACTED = ("store_transactions", "billing_lines")
+# The sources whose segments are split by SIM bucket, and the column that names the SIM.
+BUCKETED = {"billing_lines": "iccid"}
 # The recent segment is merged into the base once it holds more than 1/RECENT_SHARE of the
 # base's rows: a night rewrites the small segment, the base is rewritten now and then.
 RECENT_SHARE = 8
@@ -58,18 +67,35 @@ def partition_versions(warehouse: Storage, source: str) -> dict[date, str]:
     return {d: found[d] for d in sorted(d for d in found if d is not None)}
 
 
+def buckets_of(source: str) -> int:
+    """How many files each of the source's segments is split into."""
+    return SIM_BUCKETS if source in BUCKETED else 1
+
+
 def compacted(
-    warehouse: Storage, source: str, up_to: date, versions: dict[date, str]
+    warehouse: Storage,
+    source: str,
+    up_to: date,
+    versions: dict[date, str],
+    buckets: Collection[int] | None = None,
 ) -> pl.LazyFrame | None:
-    """Every curated row of the source with business_date <= up_to, from the segments, as
-    the partitions would give it (same columns, same order); None when the segments do not
-    hold exactly the partitions `versions` names up to that date."""
+    """Every curated row of the source with business_date <= up_to, from the segments (of
+    the given buckets only; default all), as the partitions would give them (same columns,
+    same rows, but bucket by bucket: in date order within a bucket's file only); None when
+    the segments do not hold exactly the partitions `versions` names up to that date."""
     wanted = {d: v for d, v in versions.items() if d <= up_to}
     segments = [s for s in segments_of(warehouse, source) if min(s.parts) <= up_to]
     held = {d: v for s in segments for d, v in s.parts.items() if d <= up_to}
     if not wanted or held != wanted:
         return None
-    paths = [warehouse.uri(layout.compacted_segment_key(source, str(s.name))) for s in segments]
+    chosen = range(buckets_of(source)) if buckets is None else sorted(buckets)
+    paths = [
+        warehouse.uri(layout.compacted_segment_key(source, str(s.name), b))
+        for s in segments
+        for b in chosen
+    ]
+    if not paths:
+        return pl.LazyFrame(schema=_schema(source))
     frame = pl.scan_parquet(
         paths, hive_partitioning=False, storage_options=warehouse.storage_options
     )
@@ -83,6 +109,8 @@ def segments_of(warehouse: Storage, source: str) -> list[Segment]:
     try:
         doc = json.loads(warehouse.read_bytes(layout.compacted_manifest_key(source)))
     except FileNotFoundError:
+        return []
+    if doc.get("buckets") != buckets_of(source):  # another layout: rebuilt by `compact`
         return []
     return [
         Segment(
@@ -119,11 +147,14 @@ def compact_source(warehouse: Storage, source: str) -> None:
         segments = [_merged(warehouse, source, segments)]
     for segment in segments:
         if segment.frame is not None:
-            data = parquet_bytes(segment.frame)
-            segment.name = hashlib.sha256(data).hexdigest()[:16]
-            warehouse.write_bytes(layout.compacted_segment_key(source, segment.name), data)
+            files = _bucket_files(source, segment.frame)
+            segment.name = hashlib.sha256(b"".join(files)).hexdigest()[:16]
+            for bucket, data in enumerate(files):
+                key = layout.compacted_segment_key(source, segment.name, bucket)
+                warehouse.write_bytes(key, data)
     manifest = {
         "source": source,
+        "buckets": buckets_of(source),
         "segments": [
             {
                 "segment": s.name,
@@ -198,11 +229,32 @@ def _merged(warehouse: Storage, source: str, segments: list[Segment]) -> Segment
     return Segment(None, base.parts | recent.parts, frame.height, frame)
 
 
+def _bucket_files(source: str, frame: pl.DataFrame) -> list[bytes]:
+    """A segment's rows as the Parquet files of its buckets, each in date order."""
+    column = BUCKETED.get(source)
+    if column is None:
+        return [parquet_bytes(frame)]
+    split = frame.with_columns(_bucket=sim_bucket(pl.col(column))).partition_by(
+        "_bucket", as_dict=True, include_key=False, maintain_order=True
+    )
+    empty = frame.clear()
+    return [parquet_bytes(split.get((b,), empty)) for b in range(SIM_BUCKETS)]
+
+
 def _content(warehouse: Storage, source: str, segment: Segment) -> pl.DataFrame:
     if segment.frame is not None:
         return segment.frame
-    key = layout.compacted_segment_key(source, str(segment.name))
-    return pl.read_parquet(io.BytesIO(warehouse.read_bytes(key)))
+    keys = [
+        layout.compacted_segment_key(source, str(segment.name), b)
+        for b in range(buckets_of(source))
+    ]
+    frames = [pl.read_parquet(io.BytesIO(warehouse.read_bytes(k))) for k in keys]
+    return pl.concat(frames).sort(DATE, maintain_order=True)
+
+
+def _schema(source: str) -> pl.Schema:
+    """The columns of the source's compacted rows, for a shard that owns no bucket."""
+    return pl.Schema({**SOURCE_SPECS[source].schema(), DATE: pl.Date()})
 
 
 def _partition(warehouse: Storage, source: str, business_date: date) -> pl.DataFrame:

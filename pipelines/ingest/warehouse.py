@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 
 import polars as pl
@@ -38,11 +38,15 @@ def scan_curated(warehouse: Storage, source: str, dates: Iterable[date]) -> pl.L
     ).select(*spec.column_names, "business_date")
 
 
-def history(warehouse: Storage, source: str, up_to: date) -> pl.LazyFrame:
+def history(
+    warehouse: Storage, source: str, up_to: date, buckets: Collection[int] | None = None
+) -> pl.LazyFrame:
     """Every curated row of the source with business_date <= up_to (empty when none): from
-    the compacted history when it holds exactly those partitions, else from them."""
+    the compacted history when it holds exactly those partitions, else from them. With
+    `buckets`, the rows may be limited to those SIM buckets' (a shard's share, read from
+    their files alone) but may hold more: the reader filters them."""
     versions = partition_versions(warehouse, source)
-    found = compacted(warehouse, source, up_to, versions)
+    found = compacted(warehouse, source, up_to, versions, buckets)
     if found is not None:
         return found
     return scan_curated(warehouse, source, [d for d in versions if d <= up_to])

@@ -25,7 +25,7 @@ KEY = ["iccid", "period_start"]
 
 def detect(night: NightInputs) -> pl.DataFrame:
     charged = (
-        night.with_deactivation(night.own(night.lines("recurring")))
+        night.with_deactivation(night.sim_lines("recurring"))
         .filter(pl.col("deact_date") <= pl.col("period_end"))
         .with_columns(
             inactive_days=(
@@ -40,7 +40,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
     )
     spans = charged.select("iccid", "currency", key_start="period_start", line_end="period_end")
     credits = (
-        night.lines("credit")
+        night.sim_lines("credit")
         .join(spans, on=["iccid", "currency"])
         .filter(
             (pl.col("period_start") <= pl.col("line_end"))

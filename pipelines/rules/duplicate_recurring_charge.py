@@ -21,11 +21,8 @@ DAY_SPAN = 10_000_000  # more days than any date's ordinal: keeps each SIM's tag
 
 
 def detect(night: NightInputs) -> pl.DataFrame:
-    recurring = night.lines("recurring").filter(pl.col("iccid").is_not_null())
-    if night.customers is not None:
-        # A SIM's whole chain is judged by every shard owning one of its lines.
-        owned = night.own(recurring).select("iccid").unique()
-        recurring = recurring.join(owned, on="iccid", how="semi")
+    # A SIM's whole chain is judged by the shard that owns the SIM.
+    recurring = night.sim_lines("recurring").filter(pl.col("iccid").is_not_null())
     # One pass over the lines sorted by SIM and start: a running maximum of period_end,
     # tagged with the SIM's ordinal so it never reaches across SIMs, says whether a line
     # starts a new group. Only the keys are sorted; only lines of groups of two or more

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from pipelines.buckets import owns_sim
 from pipelines.contract import ACTIVE_STATUSES, CONTRACT_ACTIONS
 from pipelines.money import to_cents
 
@@ -17,7 +18,11 @@ class NightInputs:
 
     transactions and billing hold every curated partition up to the business date (with a
     `business_date` column); inventory is the night's snapshot; letters are the night's.
-    With `customers` set, rules judge only the rows driven by those customers (a shard).
+
+    A shard (`shard` = (k, N)) judges the rows that drive its cases: the rules driven by a
+    SIM's billing lines judge the lines of the SIMs it owns (`sim_lines`, read from
+    `sim_billing`, its buckets' share of the history), the others the rows of its
+    `customers`.
     """
 
     business_date: date
@@ -26,12 +31,27 @@ class NightInputs:
     billing: pl.LazyFrame
     letters: pl.LazyFrame
     customers: pl.LazyFrame | None = None  # the shard's customer ids; None = all
+    shard: tuple[int, int] | None = None  # (k, N): shard k of N; None = the whole night
+    sim_billing: pl.LazyFrame | None = None  # billing limited to the shard's buckets
 
     def own(self, frame: pl.LazyFrame, column: str = "customer_id") -> pl.LazyFrame:
-        """The rows of `frame` that drive this shard's cases (all rows when unsharded)."""
+        """The rows of `frame` that drive this shard's cases by customer (all rows when
+        unsharded)."""
         if self.customers is None:
             return frame
         return frame.join(self.customers, left_on=column, right_on="customer_id", how="semi")
+
+    def own_sims(self, frame: pl.LazyFrame, column: str = "iccid") -> pl.LazyFrame:
+        """The rows of `frame` whose SIM this shard owns (all rows when unsharded)."""
+        if self.shard is None:
+            return frame
+        return frame.filter(owns_sim(pl.col(column), *self.shard))
+
+    def sim_lines(self, *charge_types: str) -> pl.LazyFrame:
+        """The billing lines of the shard's SIMs (of the given charge types, default all),
+        with the amount in integer cents; every line when unsharded."""
+        frame = self.billing if self.sim_billing is None else self.sim_billing
+        return typed(self.own_sims(frame), charge_types)
 
     def days_before(self, n: int) -> date:
         return self.business_date - timedelta(days=n)
@@ -55,13 +75,11 @@ class NightInputs:
     def with_deactivation(self, lines: pl.LazyFrame) -> pl.LazyFrame:
         """The rows of `lines` whose SIM has a deactivation date, joined to it (deact_date,
         status); the SIMs (few) are collected first, see `joined_to`."""
-        return joined_to(lines, self.deactivated_sims().collect(), "iccid")
+        return joined_to(lines, self.own_sims(self.deactivated_sims()).collect(), "iccid")
 
     def lines(self, *charge_types: str) -> pl.LazyFrame:
         """Billing lines of the given charge types, with the amount in integer cents."""
-        return self.billing.filter(pl.col("charge_type").is_in(charge_types)).with_columns(
-            cents=cents("amount")
-        )
+        return typed(self.billing, charge_types)
 
     def tonight(self) -> pl.LazyFrame:
         """The billing lines of tonight's bill runs."""
@@ -96,6 +114,13 @@ class NightInputs:
         return latest(actions, "msisdn").select(
             "msisdn", "fee_cents", "fee_currency", fee_transaction_id="transaction_id"
         )
+
+
+def typed(lines: pl.LazyFrame, charge_types: tuple[str, ...]) -> pl.LazyFrame:
+    """The lines of the given charge types (all when none is given), with integer cents."""
+    if charge_types:
+        lines = lines.filter(pl.col("charge_type").is_in(charge_types))
+    return lines.with_columns(cents=cents("amount"))
 
 
 def cents(column: str) -> pl.Expr:

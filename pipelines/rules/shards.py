@@ -1,16 +1,23 @@
-"""Splitting a night into shards by a stable hash of customer_id.
+"""Splitting a night into shards.
 
-Each rule keeps only the rows it is *driven* by (a billing line, a transaction, a letter)
-for the shard's customers and joins them with the whole reference data (inventory,
-agreed fees, credits), so every case is found by exactly the shard that owns its driving
-rows and the union of the shards equals the unsharded night.
+The rules driven by a SIM's billing lines (the deactivation rules, duplicates, unknown SIMs,
+tariffs) split by SIM bucket (`pipelines.buckets`): a shard reads only its buckets' share
+of the billing history, and every case of theirs is keyed by one SIM, or (tariffs) by a
+number whose lines the shard then reads from every bucket. The rules driven by a customer
+(tonight's invoices, store transactions, letters) split by a stable hash of customer_id.
+Each joins its driving rows with the whole reference data (inventory, agreed fees), so
+every case is found by exactly the shards that own its driving rows, all alike, and the
+union of the shards equals the unsharded night.
 """
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 
 import polars as pl
+
+from pipelines.rules.inputs import NightInputs
 
 
 def shard_of(customer_ids: pl.Series, shards: int) -> pl.Series:
@@ -30,3 +37,13 @@ def shard_customers(frames: list[pl.LazyFrame], shard: int, shards: int) -> pl.L
         .get_column("customer_id")
     )
     return pl.LazyFrame({"customer_id": ids.filter(shard_of(ids, shards) == shard)})
+
+
+def shard_inputs(
+    night: NightInputs, shard: int, shards: int, sim_billing: pl.LazyFrame | None = None
+) -> NightInputs:
+    """The night's inputs as shard `shard` of `shards` judges them; `sim_billing` is the
+    billing history of its SIM buckets when the layout gives it (else every line is read
+    and filtered)."""
+    customers = shard_customers([night.tonight(), night.transactions, night.letters], shard, shards)
+    return replace(night, customers=customers, shard=(shard, shards), sim_billing=sim_billing)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.rules.detections import finish, merge_key, mixed_money_text
-from pipelines.rules.inputs import NightInputs, among, cents
+from pipelines.rules.inputs import NightInputs, among
 from pipelines.rules.wording import SIM_STATUSES, money, words
 
 RULE_ID = "UNKNOWN_SIM_CHARGED"
@@ -16,8 +16,8 @@ def detect(night: NightInputs) -> pl.DataFrame:
     sims = night.inventory.select(
         "iccid", inv_account="account_id", inv_status="status", in_inventory=pl.lit(True)
     )
-    known = night.inventory.select("iccid", "account_id").drop_nulls()
-    billing = night.own(night.billing).filter(pl.col("iccid").is_not_null())
+    known = night.own_sims(night.inventory).select("iccid", "account_id").drop_nulls()
+    billing = night.sim_lines().filter(pl.col("iccid").is_not_null())
     # The anti-join on the key columns alone; the firing lines' other columns are read for
     # them alone (line_id is unique across dates, contract section 1.3).
     unknown = (
@@ -28,7 +28,6 @@ def detect(night: NightInputs) -> pl.DataFrame:
     )
     fired = (
         billing.filter(among(unknown, "line_id"))
-        .with_columns(cents=cents("amount"))
         .join(sims, on="iccid", how="left")
         .select(
             *KEY,

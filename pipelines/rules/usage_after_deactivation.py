@@ -14,7 +14,7 @@ KEY = ["iccid", "period_start"]
 
 def detect(night: NightInputs) -> pl.DataFrame:
     fired = (
-        night.with_deactivation(night.own(night.lines("usage")))
+        night.with_deactivation(night.sim_lines("usage"))
         .filter(pl.col("period_start") >= pl.col("deact_date"))
         .select(
             *KEY,

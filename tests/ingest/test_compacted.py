@@ -15,6 +15,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines import layout
+from pipelines.buckets import SIM_BUCKETS, sim_bucket
 from pipelines.ingest import commit as commit_module
 from pipelines.ingest import commit_partition, history, load_partition
 from pipelines.ingest.commit import commit_night, roll_forward, stage_partition
@@ -40,16 +41,22 @@ def from_partitions(warehouse: Storage, source: str, up_to: date) -> pl.DataFram
 
 
 def assert_exact(warehouse: Storage, up_to: date, stale: tuple[str, ...] = ()) -> None:
-    """history() equals the partition scan, rows in the same order, for every compacted
+    """history() holds the rows of the partition scan, in some order, for every compacted
     source; it came from the segments, but for the `stale` sources, from the partitions."""
     for source in COMPACTED:
         versions = partition_versions(warehouse, source)
         found = compacted(warehouse, source, up_to, versions)
         assert (found is None) == (source in stale), source
         want = from_partitions(warehouse, source, up_to)
-        assert_frame_equal(history(warehouse, source, up_to).collect(), want, check_exact=True)
+        got = history(warehouse, source, up_to).collect()
+        assert_frame_equal(canonical(got), canonical(want), check_exact=True)
         if found is not None:
-            assert_frame_equal(found.collect(), want, check_exact=True)
+            assert_frame_equal(canonical(found.collect()), canonical(want), check_exact=True)
+
+
+def canonical(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows in one order (a segment's buckets are read one after the other)."""
+    return rows.sort(rows.columns)
 
 
 def billed(warehouse: Storage, before: date) -> date:
@@ -220,3 +227,43 @@ def test_a_history_whose_partitions_all_went_has_no_segments(tmp_path: Path) -> 
     assert [k for k in warehouse.list_keys("curated/_compacted") if "billing" in k] == [
         layout.compacted_manifest_key("billing_lines")
     ]
+
+
+def test_a_shard_reads_its_buckets_files_alone_and_the_buckets_hold_every_line(world) -> None:
+    _, base, night = world
+    warehouse = LocalStorage(base)
+    source = "billing_lines"
+    versions = partition_versions(warehouse, source)
+    want = from_partitions(warehouse, source, night)
+    names = [s.name for s in segments_of(warehouse, source)]
+    parts = []
+    for bucket in range(SIM_BUCKETS):
+        hidden = [  # every other bucket's files moved away: this bucket's read needs none
+            base / layout.compacted_segment_key(source, str(n), b)
+            for n in names
+            for b in range(SIM_BUCKETS)
+            if b != bucket
+        ]
+        for path in hidden:
+            path.rename(path.with_suffix(".away"))
+        found = compacted(warehouse, source, night, versions, [bucket])
+        assert found is not None
+        rows = found.collect()
+        for path in hidden:
+            path.with_suffix(".away").rename(path)
+        assert set(rows.select(sim_bucket(pl.col("iccid")))["iccid"]) <= {bucket}
+        parts.append(rows)
+    assert all(p.height for p in parts), "the world's SIMs fill every bucket"
+    assert_frame_equal(canonical(pl.concat(parts)), canonical(want), check_exact=True)
+
+
+def test_a_manifest_of_another_bucket_layout_is_rebuilt(world) -> None:
+    _, base, night = world
+    warehouse = LocalStorage(base)
+    key = base / layout.compacted_manifest_key("billing_lines")
+    doc = json.loads(key.read_text())
+    key.write_text(json.dumps({**doc, "buckets": 1}))
+    assert_exact(warehouse, night, stale=("billing_lines",))
+    compact(warehouse)
+    assert json.loads(key.read_text())["buckets"] == SIM_BUCKETS
+    assert_exact(warehouse, night)

@@ -1,12 +1,14 @@
-"""Shards: a stable customer split whose union is exactly the unsharded night."""
+"""Shards: a stable split by SIM and by customer whose union is exactly the unsharded night."""
 
+import json
 import zlib
 
 import polars as pl
 
+from pipelines.buckets import sim_bucket
 from pipelines.rules import evaluate
-from pipelines.rules.shards import shard_customers, shard_of
-from tests.support.rules import line, night, sim
+from pipelines.rules.shards import shard_inputs, shard_of
+from tests.support.rules import line, night, sim, tx
 
 
 def test_shard_of_is_a_stable_crc32_split():
@@ -17,11 +19,7 @@ def test_shard_of_is_a_stable_crc32_split():
 
 def sharded(parts: dict, shards: int) -> pl.DataFrame:
     base = night(**parts)
-    frames = [base.billing, base.transactions, base.letters]
-    found = [
-        evaluate(type(base)(**{**base.__dict__, "customers": shard_customers(frames, s, shards)}))
-        for s in range(shards)
-    ]
+    found = [evaluate(shard_inputs(base, s, shards)) for s in range(shards)]
     return pl.concat(found).unique(maintain_order=True).sort("rule_id", "case_id")
 
 
@@ -46,3 +44,46 @@ def test_unknown_sim_charged_stays_exact_when_the_sim_belongs_to_another_shard()
     whole = evaluate(night(**parts))
     assert whole["rule_id"].to_list() == ["UNKNOWN_SIM_CHARGED"]
     assert sharded(parts, 2).equals(whole)
+
+
+def renewal(fee: str) -> dict:
+    return tx(transaction_ts="2024-03-10", action="renewal", monthly_fee=fee)
+
+
+OTHER_SIM = "89440000000000000018"  # bucket 1: shard 1 of 2 (the default SIM is in bucket 0)
+
+
+def test_a_tariff_case_on_two_sims_of_other_shards_is_one_whole_case():
+    # One number billed on two SIMs for April (a swap): one case, held by both shards alike.
+    parts = {
+        "transactions": [renewal("25.00")],
+        "inventory": [sim(), sim(iccid=OTHER_SIM)],
+        "billing": [line(), line(line_id="L2", iccid=OTHER_SIM, invoice_id="I2")],
+    }
+    assert owns_shards([sim()["iccid"], OTHER_SIM], 2) == [0, 1]
+    whole = evaluate(night(**parts))
+    tariff = whole.filter(pl.col("rule_id") == "TARIFF_MISMATCH")
+    assert tariff.height == 1 and json.loads(tariff["evidence"][0])["lines"][1]["line_id"] == "L2"
+    for shards in (2, 3):
+        assert sharded(parts, shards).equals(whole)
+
+
+def test_every_sim_and_every_line_belongs_to_exactly_one_shard():
+    # 40 SIMs over every bucket, each billed to an account the inventory does not give it.
+    iccids = [f"894400000000000{n:04d}1" for n in range(40)]
+    parts = {
+        "inventory": [sim(iccid=i, account_id="A2") for i in iccids],
+        "billing": [line(line_id=f"L{n}", iccid=i) for n, i in enumerate(iccids)],
+    }
+    whole = evaluate(night(**parts))
+    assert whole.filter(pl.col("rule_id") == "UNKNOWN_SIM_CHARGED").height == 40
+    assert set(owns_shards(iccids, 8)) == set(range(8))
+    for shards in (1, 2, 3, 8, 9):
+        per_shard = [evaluate(shard_inputs(night(**parts), s, shards)) for s in range(shards)]
+        assert sum(p.height for p in per_shard) == whole.height
+        assert pl.concat(per_shard).sort("rule_id", "case_id").equals(whole)
+
+
+def owns_shards(iccids: list[str], shards: int) -> list[int]:
+    buckets = pl.Series(iccids).to_frame("iccid").select(sim_bucket(pl.col("iccid")))
+    return [b % shards for b in buckets.to_series()]

@@ -132,7 +132,7 @@ def test_the_histories_read_come_from_the_segments(nights) -> None:
     paths = [p for _, p in last.requests]
     for source in COMPACTED:
         assert any(
-            f"curated/_compacted/{source}/" in p and p.endswith("rows.parquet") for p in paths
+            f"curated/_compacted/{source}/" in p and p.endswith("bucket-0.parquet") for p in paths
         )
         assert not any(
             f"curated/{source}/business_date={last.day - timedelta(days=1)}" in p for p in paths

@@ -46,6 +46,7 @@ NIGHT_STEPS = (
     "update_cases",
     "publish",
 )
+ENGINE_KINDS = ("engine", "engine-shard", "shard-overhead")
 STEP_NAMES = {
     "load_night": "ingest",
     "judge_night": "gate",
@@ -74,12 +75,18 @@ def _as_cases(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def worker(kind: str, data: Path, rule: str | None, out: Path, shards: int = 1) -> dict:
+def worker(
+    kind: str, data: Path, rule: str | None, out: Path, shards: int = 1, shard: int | None = None
+) -> dict:
     """One measurement; writes the cases found to `out` (Parquet) and returns its figures."""
     day = datagen.NIGHT
     warehouse = data / "warehouse"
     rules = [rule] if rule else None
     steps: dict[str, float] = {}
+    if kind in ENGINE_KINDS:  # imported before the clock starts, as the other kinds' are
+        from pipelines.night import night_inputs
+        from pipelines.rules import evaluate
+        from pipelines.storage import LocalStorage
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_start = usage.ru_utime + usage.ru_stime
     if kind in ("night", "night-validated"):
@@ -102,13 +109,22 @@ def worker(kind: str, data: Path, rule: str | None, out: Path, shards: int = 1) 
             seconds = time.perf_counter() - t0
         cases = pl.read_parquet(warehouse / f"cases/business_date={day}/cases.parquet")
     elif kind == "engine":
-        from pipelines.night import night_inputs
-        from pipelines.rules import evaluate
-        from pipelines.storage import LocalStorage
-
         t0 = time.perf_counter()
         cases = evaluate(night_inputs(LocalStorage(warehouse), day), rules)
         seconds = time.perf_counter() - t0
+    elif kind == "engine-shard":
+        t0 = time.perf_counter()
+        cases = evaluate(night_inputs(LocalStorage(warehouse), day, shard, shards), rules)
+        seconds = time.perf_counter() - t0
+    elif kind == "shard-overhead":
+        # What every shard reads whole, whatever its share: the customer split, the
+        # inventory, the agreed fees and tonight's bill runs.
+        t0 = time.perf_counter()
+        inputs = night_inputs(LocalStorage(warehouse), day, 0, shards)
+        pl.collect_all([inputs.sims(), inputs.contract_actions(), inputs.tonight()])
+        seconds = time.perf_counter() - t0
+        cases = pl.DataFrame(schema={"case_id": pl.String, "rule_id": pl.String})
+        cases = cases.with_columns(amount_at_risk=pl.lit(None, pl.Decimal(18, 2)))
     elif kind == "duckdb":
         from benchmarks.baselines import duckdb_rules
 
@@ -146,7 +162,8 @@ def _timed(fn, name: str, steps: dict[str, float]):
 
 def ensure_night_ingested(data: Path) -> None:
     """The rules-only measurements read the night from the curated history: if it is not
-    there yet, ingest it (in a child process, so the parent stays small)."""
+    there yet, ingest it, and compact the history (in child processes, so the parent stays
+    small)."""
     curated = data / f"warehouse/curated/billing_lines/business_date={datagen.NIGHT}"
     if not curated.exists():
         code = (
@@ -158,6 +175,12 @@ def ensure_night_ingested(data: Path) -> None:
             "[commit_partition(wh, load_partition(land, s, datagen.NIGHT, wh)) for s in SOURCES]"
         )
         subprocess.run([sys.executable, "-c", code, str(data)], cwd=ROOT, check=True)
+    # The compacted history in the current layout (a no-op when it is up to date).
+    code = (
+        "import sys; from pipelines.ingest.compacted import compact; "
+        "from pipelines.storage import LocalStorage; compact(LocalStorage(sys.argv[1]))"
+    )
+    subprocess.run([sys.executable, "-c", code, str(data / "warehouse")], cwd=ROOT, check=True)
 
 
 # -- the parent: data, repetitions, checks, table ------------------------------------------
@@ -171,27 +194,33 @@ def measure(
     out_dir: Path,
     shards: int = 1,
     warm_up: int = 0,
+    shard: int | None = None,
 ) -> dict:
     """Median seconds of `repeat` child runs (after `warm_up` runs not counted), max peak
     RSS, the cases of the last run; {"failed": why} when a run fails (the benchmark goes
     on)."""
     runs = []
-    out = out_dir / f"{kind}-{rule or 'all'}.parquet"
+    part = "" if shard is None else f"-shard-{shard}-of-{shards}"
+    out = out_dir / f"{kind}-{rule or 'all'}{part}.parquet"
     for run in range(warm_up + repeat):
         load = os.getloadavg()[0]
-        cmd = [
-            sys.executable,
-            "-m",
-            "benchmarks.run",
-            "--worker",
-            kind,
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--shards",
-            str(shards),
-        ] + (["--rule", rule] if rule else [])
+        cmd = (
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.run",
+                "--worker",
+                kind,
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--shards",
+                str(shards),
+            ]
+            + (["--rule", rule] if rule else [])
+            + ([] if shard is None else ["--shard", str(shard)])
+        )
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if done.returncode:
             why = (
@@ -216,13 +245,37 @@ def measure(
     }
     if steps:
         result["steps"] = steps
-    label = f"{kind} {rule or 'all rules'}"
+    label = f"{kind} {rule or 'all rules'}" + ("" if shard is None else f" {shard + 1}/{shards}")
     print(
         f"  {label:<45} {result['seconds']:8.2f} s (cpu {result['cpu_seconds']:7.2f} s)  "
         f"{result['peak_rss_mib']:6d} MiB  runs {result['runs']}",
         flush=True,
     )
     return result
+
+
+def measure_fan_out(data: Path, shards: int, repeat: int, out_dir: Path) -> dict:
+    """Each shard of `shards` alone (all nine rules, its own process, as a worker would run
+    it), what every shard reads whole (`shard-overhead`), and the union of their cases."""
+    per_shard = [
+        measure("engine-shard", data, None, repeat, out_dir, shards, shard=k) for k in range(shards)
+    ]
+    overhead = measure("shard-overhead", data, None, repeat, out_dir, shards)
+    result: dict = {"shards": shards, "per_shard": per_shard, "overhead": overhead}
+    failed = [m["failed"] for m in [*per_shard, overhead] if "failed" in m]
+    if failed:
+        return {**result, "failed": "; ".join(failed)}
+    union = out_dir / f"engine-fan-out-{shards}.parquet"
+    parts = [pl.read_parquet(m.pop("cases")) for m in per_shard]
+    pl.concat(parts).unique().write_parquet(union)
+    overhead.pop("cases")
+    return {
+        **result,
+        "seconds": max(m["seconds"] for m in per_shard),
+        "cpu_seconds": sum(m["cpu_seconds"] for m in per_shard),
+        "peak_rss_mib": max(m["peak_rss_mib"] for m in per_shard),
+        "cases": union,
+    }
 
 
 def case_set(path: Path) -> set[tuple]:
@@ -306,6 +359,21 @@ def scale_targets(profile: str, results: dict) -> list[dict]:
         for rule in results["rules"]:
             each = over(results["engine"].get(rule), results["duckdb"].get(rule))
             target(f"engine / DuckDB, {rule}", each, 1.0, "x")
+    fan_out, whole = results.get("fan_out"), results["engine"].get("all")
+    if fan_out and _wall(whole):
+        n = fan_out["shards"]
+        cpu = fan_out.get("cpu_seconds")
+        target(
+            f"fan-out: CPU of {n} shards / unsharded", cpu and cpu / whole["cpu_seconds"], 1.3, "x"
+        )
+        allowed = whole["seconds"] / n + (_wall(fan_out["overhead"]) or 0)
+        slowest = _wall(fan_out)
+        target(
+            f"fan-out: slowest shard / (unsharded / {n} + overhead)",
+            slowest and slowest / allowed,
+            1.0,
+            "x",
+        )
     night, validated = results.get("night"), results.get("night_validated")
     if profile in ("100k", "1m") and night:
         target("night with validation / without", over(validated, night), 1.5, "x")
@@ -365,6 +433,17 @@ def print_table(results: dict, rows: int) -> None:
         r = results[name].get("all")
         if _wall(r):
             print(f"{name} all rules: {rows / r['seconds']:,.0f} input rows/s")
+    fan_out = results.get("fan_out")
+    if fan_out and "failed" not in fan_out:
+        shards = "  ".join(
+            f"{k + 1}: {m['seconds']:.2f} s (cpu {m['cpu_seconds']:.2f}) {m['peak_rss_mib']} MiB"
+            for k, m in enumerate(fan_out["per_shard"])
+        )
+        print(
+            f"fan-out, all rules on {fan_out['shards']} shards, each in its own process: {shards}; "
+            f"cpu in all {fan_out['cpu_seconds']:.2f} s; every shard reads whole "
+            f"{fan_out['overhead']['seconds']:.2f} s of it"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,12 +476,20 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="customer shards of the engine's night (run one after another)",
     )
+    parser.add_argument(
+        "--fan-out",
+        type=int,
+        default=4,
+        help="shards of the rules measured one by one, each in its own process (0: none)",
+    )
+    parser.add_argument("--shard", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--rule", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.data, args.rule, args.out, args.shards)))
+        figures = worker(args.worker, args.data, args.rule, args.out, args.shards, args.shard)
+        print(json.dumps(figures))
         return 0
     if not args.profile:
         parser.error("--profile is required")
@@ -425,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         ensure_night_ingested(data)
         results["engine"]["all"] = measure("engine", data, None, repeat, out_dir)
+        if args.fan_out > 1:
+            results["fan_out"] = measure_fan_out(data, args.fan_out, repeat, out_dir)
         for rule in rule_ids:
             results["engine"][rule] = measure("engine", data, rule, repeat, out_dir)
         results["duckdb"]["all"] = measure("duckdb", data, None, repeat, out_dir)
@@ -447,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
             for group in ("engine", "duckdb", "pandas")
             for r, m in results[group].items()
         ]
+        if results.get("fan_out"):
+            measured.append(("engine fan-out, the shards' cases", results["fan_out"], None))
         failed = [f"{name}: {m['failed']}" for name, m, _ in measured if "failed" in m]
         ok = [(name, m, rule) for name, m, rule in measured if "failed" not in m]
         reference = next(m for _, m, rule in ok if rule is None)

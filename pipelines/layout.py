@@ -12,8 +12,12 @@ Warehouse:
     curated/_compacted/<source>/manifest.json, <segment>/bucket-K.parquet
                                                                     the history compacted into
                                                                     at most two segments, each
-                                                                    naming its partitions' versions,
-                                                                    billing lines split by SIM bucket
+                                                                    naming its partitions'
+                                                                    versions; billing lines in
+                                                                    a file per SIM bucket
+    curated/_compacted/billing_lines/<segment>/number-bucket-K.parquet
+                                                                    its recurring lines with a
+                                                                    number, per number bucket
     curated/_key_index/<source>/base.arrow, recent.arrow            loaded keys (hashed) by date
     staging/business_date=D/sources/<source>/curated|quarantine/... partitions checked, not curated
     staging/business_date=D/commit/journal.json                     the commit journal
@@ -101,9 +105,13 @@ def compacted_manifest_key(source: str) -> str:
     return f"{compacted_prefix(source)}/manifest.json"
 
 
-def compacted_segment_key(source: str, segment: str, bucket: int = 0) -> str:
-    """One bucket's file of a segment (a source not split by bucket has bucket 0 only)."""
-    return f"{compacted_prefix(source)}/{segment}/bucket-{bucket}.parquet"
+def compacted_segment_key(
+    source: str, segment: str, bucket: int = 0, by_number: bool = False
+) -> str:
+    """One bucket's file of a segment (a source not split by bucket has bucket 0 only);
+    `by_number`: the file of the lines split by number."""
+    name = "number-bucket" if by_number else "bucket"
+    return f"{compacted_prefix(source)}/{segment}/{name}-{bucket}.parquet"
 
 
 def compacted_segment(source: str, key: str) -> str | None:

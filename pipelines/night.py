@@ -337,7 +337,8 @@ def night_inputs(
         return night
     buckets = shard_buckets(shard, shards)
     sim_billing = history(warehouse, "billing_lines", business_date, buckets)
-    return shard_inputs(night, shard, shards, sim_billing)
+    number_billing = history(warehouse, "billing_lines", business_date, buckets, by_number=True)
+    return shard_inputs(night, shard, shards, sim_billing, number_billing)
 
 
 def reconcile(

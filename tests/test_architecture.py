@@ -10,8 +10,17 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "pipelines"
 # Lowest first; a module may import its own layer and the layers below it only.
 LAYERS = (
-    ("contract", "catalogue", "settings", "layout", "money", "redact", "csv_safe", "templating",
-     "buckets"),
+    (
+        "contract",
+        "catalogue",
+        "settings",
+        "layout",
+        "money",
+        "redact",
+        "csv_safe",
+        "templating",
+        "buckets",
+    ),
     ("storage",),
     ("ingest", "quality", "rules", "casestore", "publish"),
     ("night", "kpis"),

@@ -16,9 +16,10 @@ the partitions. `compact` re-reads only the partitions that are new or changed, 
 repairs what a crash, a rerun of an older night or a direct write left behind.
 
 The billing lines' segments are split by SIM bucket (`pipelines.buckets`), one file per
-bucket, so that a shard reads only its SIMs' lines: `compacted(..., buckets=[...])`. The
-manifest records the bucket count; a manifest with another count is not used, and the
-next `compact` rebuilds the segments.
+bucket, so that a shard reads only its SIMs' lines (`compacted(..., buckets=[...])`); each
+also holds its recurring lines with a number again, split by the number's bucket, for the
+rule keyed by number (`by_number=True`). The manifest records the layout; a manifest of
+another layout is not used, and the next `compact` rebuilds the segments.
 """
 
 from __future__ import annotations
@@ -33,15 +34,18 @@ from datetime import date
 import polars as pl
 
 from pipelines import layout
-from pipelines.buckets import SIM_BUCKETS, sim_bucket
+from pipelines.buckets import BUCKETS, number_bucket, sim_bucket
 from pipelines.contract import SOURCE_SPECS
 from pipelines.storage import Storage, parquet_bytes
 
 # The sources whose whole history a night reads (`night.night_inputs`); the history of any
 # other source is read from its partitions.
 COMPACTED = ("store_transactions", "billing_lines")
-# The sources whose segments are split by SIM bucket, and the column that names the SIM.
-BUCKETED = {"billing_lines": "iccid"}
+# The source whose segments are split by SIM bucket, and hold its recurring lines with a
+# number again, split by the number's bucket.
+BUCKETED = "billing_lines"
+# The layout of the segments' files, recorded in the manifest.
+LAYOUT = {"buckets": BUCKETS, "by_number": "recurring"}
 # The recent segment is merged into the base once it holds more than 1/RECENT_SHARE of the
 # base's rows: a night rewrites the small segment, the base is rewritten now and then.
 RECENT_SHARE = 8
@@ -69,7 +73,7 @@ def partition_versions(warehouse: Storage, source: str) -> dict[date, str]:
 
 def buckets_of(source: str) -> int:
     """How many files each of the source's segments is split into."""
-    return SIM_BUCKETS if source in BUCKETED else 1
+    return BUCKETS if source == BUCKETED else 1
 
 
 def compacted(
@@ -78,19 +82,23 @@ def compacted(
     up_to: date,
     versions: dict[date, str],
     buckets: Collection[int] | None = None,
+    by_number: bool = False,
 ) -> pl.LazyFrame | None:
     """Every curated row of the source with business_date <= up_to, from the segments (of
     the given buckets only; default all), as the partitions would give them (same columns,
-    same rows, but bucket by bucket: in date order within a bucket's file only); None when
-    the segments do not hold exactly the partitions `versions` names up to that date."""
+    same rows, but bucket by bucket: in date order within a bucket's file only); with
+    `by_number`, the recurring lines with a number of those number buckets. None when the
+    segments do not hold exactly the partitions `versions` names up to that date."""
     wanted = {d: v for d, v in versions.items() if d <= up_to}
     segments = [s for s in segments_of(warehouse, source) if min(s.parts) <= up_to]
     held = {d: v for s in segments for d, v in s.parts.items() if d <= up_to}
     if not wanted or held != wanted:
         return None
-    chosen = range(buckets_of(source)) if buckets is None else sorted(buckets)
+    chosen: list[int] = list(range(buckets_of(source)))
+    if buckets is not None and buckets_of(source) > 1:
+        chosen = sorted(buckets)
     paths = [
-        warehouse.uri(layout.compacted_segment_key(source, str(s.name), b))
+        warehouse.uri(layout.compacted_segment_key(source, str(s.name), b, by_number))
         for s in segments
         for b in chosen
     ]
@@ -110,7 +118,7 @@ def segments_of(warehouse: Storage, source: str) -> list[Segment]:
         doc = json.loads(warehouse.read_bytes(layout.compacted_manifest_key(source)))
     except FileNotFoundError:
         return []
-    if doc.get("buckets") != buckets_of(source):  # another layout: rebuilt by `compact`
+    if doc.get("layout") != _layout(source):  # another layout: rebuilt by `compact`
         return []
     return [
         Segment(
@@ -148,13 +156,13 @@ def compact_source(warehouse: Storage, source: str) -> None:
     for segment in segments:
         if segment.frame is not None:
             files = _bucket_files(source, segment.frame)
-            segment.name = hashlib.sha256(b"".join(files)).hexdigest()[:16]
-            for bucket, data in enumerate(files):
-                key = layout.compacted_segment_key(source, segment.name, bucket)
+            segment.name = hashlib.sha256(b"".join(files.values())).hexdigest()[:16]
+            for (bucket, by_number), data in files.items():
+                key = layout.compacted_segment_key(source, segment.name, bucket, by_number)
                 warehouse.write_bytes(key, data)
     manifest = {
         "source": source,
-        "buckets": buckets_of(source),
+        "layout": _layout(source),
         "segments": [
             {
                 "segment": s.name,
@@ -229,16 +237,27 @@ def _merged(warehouse: Storage, source: str, segments: list[Segment]) -> Segment
     return Segment(None, base.parts | recent.parts, frame.height, frame)
 
 
-def _bucket_files(source: str, frame: pl.DataFrame) -> list[bytes]:
-    """A segment's rows as the Parquet files of its buckets, each in date order."""
-    column = BUCKETED.get(source)
-    if column is None:
-        return [parquet_bytes(frame)]
-    split = frame.with_columns(_bucket=sim_bucket(pl.col(column))).partition_by(
-        "_bucket", as_dict=True, include_key=False, maintain_order=True
-    )
-    empty = frame.clear()
-    return [parquet_bytes(split.get((b,), empty)) for b in range(SIM_BUCKETS)]
+def _layout(source: str) -> dict[str, object]:
+    return LAYOUT if source == BUCKETED else {"buckets": 1}
+
+
+def _bucket_files(source: str, frame: pl.DataFrame) -> dict[tuple[int, bool], bytes]:
+    """A segment's Parquet files, each in date order (its row groups' statistics let a
+    scan for tonight's lines skip the earlier ones), by (bucket, by number)."""
+    if source != BUCKETED:
+        return {(0, False): parquet_bytes(frame, statistics=True)}
+    numbered = frame.filter((pl.col("charge_type") == "recurring") & pl.col("msisdn").is_not_null())
+    files = {}
+    for rows, bucket, by_number in (
+        (frame, sim_bucket(pl.col("iccid")), False),
+        (numbered, number_bucket(pl.col("msisdn")), True),
+    ):
+        split = rows.with_columns(_bucket=bucket).partition_by(
+            "_bucket", as_dict=True, include_key=False, maintain_order=True
+        )
+        for b in range(BUCKETS):
+            files[b, by_number] = parquet_bytes(split.get((b,), frame.clear()), statistics=True)
+    return files
 
 
 def _content(warehouse: Storage, source: str, segment: Segment) -> pl.DataFrame:
@@ -254,7 +273,7 @@ def _content(warehouse: Storage, source: str, segment: Segment) -> pl.DataFrame:
 
 def _schema(source: str) -> pl.Schema:
     """The columns of the source's compacted rows, for a shard that owns no bucket."""
-    return pl.Schema({**SOURCE_SPECS[source].schema(), DATE: pl.Date()})
+    return pl.Schema({**SOURCE_SPECS[source].schema, DATE: pl.Date()})
 
 
 def _partition(warehouse: Storage, source: str, business_date: date) -> pl.DataFrame:

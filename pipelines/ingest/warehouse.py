@@ -39,14 +39,18 @@ def scan_curated(warehouse: Storage, source: str, dates: Iterable[date]) -> pl.L
 
 
 def history(
-    warehouse: Storage, source: str, up_to: date, buckets: Collection[int] | None = None
+    warehouse: Storage,
+    source: str,
+    up_to: date,
+    buckets: Collection[int] | None = None,
+    by_number: bool = False,
 ) -> pl.LazyFrame:
     """Every curated row of the source with business_date <= up_to (empty when none): from
     the compacted history when it holds exactly those partitions, else from them. With
-    `buckets`, the rows may be limited to those SIM buckets' (a shard's share, read from
-    their files alone) but may hold more: the reader filters them."""
+    `buckets` (and `by_number`), the rows may be limited to a shard's share, read from
+    those buckets' files alone (`compacted`), but may hold more: the reader filters them."""
     versions = partition_versions(warehouse, source)
-    found = compacted(warehouse, source, up_to, versions, buckets)
+    found = compacted(warehouse, source, up_to, versions, buckets, by_number)
     if found is not None:
         return found
     return scan_curated(warehouse, source, [d for d in versions if d <= up_to])

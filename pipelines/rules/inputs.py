@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from pipelines.buckets import owns_sim
+from pipelines.buckets import number_bucket, shard_buckets, sim_bucket
 from pipelines.contract import ACTIVE_STATUSES, CONTRACT_ACTIONS
 from pipelines.money import to_cents
 
@@ -19,10 +19,11 @@ class NightInputs:
     transactions and billing hold every curated partition up to the business date (with a
     `business_date` column); inventory is the night's snapshot; letters are the night's.
 
-    A shard (`shard` = (k, N)) judges the rows that drive its cases: the rules driven by a
-    SIM's billing lines judge the lines of the SIMs it owns (`sim_lines`, read from
-    `sim_billing`, its buckets' share of the history), the others the rows of its
-    `customers`.
+    A shard (`shard` = (k, N)) judges the rows that drive its cases: the rules keyed by a
+    SIM judge the lines of the SIMs it owns (`sim_lines`, read from `sim_billing`, its SIM
+    buckets' share of the history), the rule keyed by a number the recurring lines of the
+    numbers it owns (`number_lines`, from `number_billing`), the others the rows of its
+    `customers`. Without those shares the lines are read from `billing` and filtered.
     """
 
     business_date: date
@@ -32,7 +33,8 @@ class NightInputs:
     letters: pl.LazyFrame
     customers: pl.LazyFrame | None = None  # the shard's customer ids; None = all
     shard: tuple[int, int] | None = None  # (k, N): shard k of N; None = the whole night
-    sim_billing: pl.LazyFrame | None = None  # billing limited to the shard's buckets
+    sim_billing: pl.LazyFrame | None = None  # the lines of the shard's SIM buckets
+    number_billing: pl.LazyFrame | None = None  # the recurring lines of its number buckets
 
     def own(self, frame: pl.LazyFrame, column: str = "customer_id") -> pl.LazyFrame:
         """The rows of `frame` that drive this shard's cases by customer (all rows when
@@ -45,13 +47,26 @@ class NightInputs:
         """The rows of `frame` whose SIM this shard owns (all rows when unsharded)."""
         if self.shard is None:
             return frame
-        return frame.filter(owns_sim(pl.col(column), *self.shard))
+        return frame.filter(sim_bucket(pl.col(column)).is_in(shard_buckets(*self.shard)))
+
+    def own_numbers(self, frame: pl.LazyFrame, column: str = "msisdn") -> pl.LazyFrame:
+        """The rows of `frame` whose number this shard owns (all rows when unsharded)."""
+        if self.shard is None:
+            return frame
+        return frame.filter(number_bucket(pl.col(column)).is_in(shard_buckets(*self.shard)))
 
     def sim_lines(self, *charge_types: str) -> pl.LazyFrame:
         """The billing lines of the shard's SIMs (of the given charge types, default all),
         with the amount in integer cents; every line when unsharded."""
         frame = self.billing if self.sim_billing is None else self.sim_billing
         return typed(self.own_sims(frame), charge_types)
+
+    def number_lines(self) -> pl.LazyFrame:
+        """The recurring lines with a number of the shard's numbers, with the amount in
+        integer cents; all of them when unsharded."""
+        frame = self.billing if self.number_billing is None else self.number_billing
+        numbered = frame.filter(pl.col("msisdn").is_not_null())
+        return typed(self.own_numbers(numbered), ("recurring",))
 
     def days_before(self, n: int) -> date:
         return self.business_date - timedelta(days=n)

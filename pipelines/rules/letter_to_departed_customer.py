@@ -13,21 +13,20 @@ RULE_ID = "LETTER_TO_DEPARTED_CUSTOMER"
 
 
 def detect(night: NightInputs) -> pl.DataFrame:
-    fired = (
-        night.own(night.letters)
-        .filter(pl.col("letter_type") != "winback")
-        .join(customers_with_active_sims(night), on="customer_id", how="anti")
-        .select(
-            "letter_id",
-            "customer_id",
-            "account_id",
-            "msisdn",
-            cents=pl.lit(None, pl.Int64),
-            currency=pl.lit(None, pl.String),
-            evidence=pl.struct(letter=letter_evidence()).struct.json_encode(),
-            summary=pl.format(
-                "{} is queued for a customer who has no active SIM left.", letter_phrase()
-            ),
-        )
+    letters = night.own(night.letters).filter(pl.col("letter_type") != "winback")
+    recipients = letters.select("customer_id").unique().collect()
+    fired = letters.join(
+        customers_with_active_sims(night, recipients), on="customer_id", how="anti"
+    ).select(
+        "letter_id",
+        "customer_id",
+        "account_id",
+        "msisdn",
+        cents=pl.lit(None, pl.Int64),
+        currency=pl.lit(None, pl.String),
+        evidence=pl.struct(letter=letter_evidence()).struct.json_encode(),
+        summary=pl.format(
+            "{} is queued for a customer who has no active SIM left.", letter_phrase()
+        ),
     )
     return finish(RULE_ID, fired.collect())

@@ -1,17 +1,18 @@
-"""What the two letter rules share: tonight's letters and each customer's active SIMs."""
+"""What the two letter rules share: tonight's letters and their recipients' active SIMs."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rules.inputs import NightInputs
+from pipelines.rules.inputs import NightInputs, among
 
 
-def customers_with_active_sims(night: NightInputs) -> pl.LazyFrame:
-    """Per customer with an active or suspended SIM: their active SIMs' msisdns and iccids."""
+def customers_with_active_sims(night: NightInputs, recipients: pl.DataFrame) -> pl.LazyFrame:
+    """Per customer of `recipients` (collected, few) with an active or suspended SIM: their
+    active SIMs' msisdns and iccids. Only those customers' SIMs are read whole."""
     return (
         night.sims()
-        .filter(pl.col("is_active") & pl.col("customer_id").is_not_null())
+        .filter(among(recipients, "customer_id") & pl.col("is_active"))
         .group_by("customer_id")
         .agg(
             active_iccids=pl.col("iccid").sort(),

@@ -1,9 +1,9 @@
 """Splitting a night into shards.
 
 The rules driven by a SIM's billing lines (the deactivation rules, duplicates, unknown SIMs,
-tariffs) split by SIM bucket (`pipelines.buckets`): a shard reads only its buckets' share
-of the billing history, and every case of theirs is keyed by one SIM, or (tariffs) by a
-number whose lines the shard then reads from every bucket. The rules driven by a customer
+tariffs) split by bucket (`pipelines.buckets`): every case of theirs is keyed by one SIM,
+or (tariffs) by one number, and a shard reads only its buckets' share of the billing
+history, split by SIM and, for tariffs, by number. The rules driven by a customer
 (tonight's invoices, store transactions, letters) split by a stable hash of customer_id.
 Each joins its driving rows with the whole reference data (inventory, agreed fees), so
 every case is found by exactly the shards that own its driving rows, all alike, and the
@@ -40,10 +40,20 @@ def shard_customers(frames: list[pl.LazyFrame], shard: int, shards: int) -> pl.L
 
 
 def shard_inputs(
-    night: NightInputs, shard: int, shards: int, sim_billing: pl.LazyFrame | None = None
+    night: NightInputs,
+    shard: int,
+    shards: int,
+    sim_billing: pl.LazyFrame | None = None,
+    number_billing: pl.LazyFrame | None = None,
 ) -> NightInputs:
-    """The night's inputs as shard `shard` of `shards` judges them; `sim_billing` is the
-    billing history of its SIM buckets when the layout gives it (else every line is read
-    and filtered)."""
+    """The night's inputs as shard `shard` of `shards` judges them; `sim_billing` and
+    `number_billing` are the billing history of its SIM and number buckets when the layout
+    gives them (else every line is read and filtered)."""
     customers = shard_customers([night.tonight(), night.transactions, night.letters], shard, shards)
-    return replace(night, customers=customers, shard=(shard, shards), sim_billing=sim_billing)
+    return replace(
+        night,
+        customers=customers,
+        shard=(shard, shards),
+        sim_billing=sim_billing,
+        number_billing=number_billing,
+    )

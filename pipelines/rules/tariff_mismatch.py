@@ -6,7 +6,7 @@ import polars as pl
 
 from pipelines.money import from_cents
 from pipelines.rules.detections import finish, merge_key, mixed_money_text
-from pipelines.rules.inputs import NightInputs, among, joined_to
+from pipelines.rules.inputs import NightInputs, joined_to
 from pipelines.rules.wording import capital, money, the_line
 
 RULE_ID = "TARIFF_MISMATCH"
@@ -20,11 +20,8 @@ def full_period_end(start: pl.Expr) -> pl.Expr:
 
 
 def full_period(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """The lines with a number whose period is one whole month."""
-    return lines.filter(
-        pl.col("msisdn").is_not_null()
-        & (pl.col("period_end") == full_period_end(pl.col("period_start")))
-    )
+    """The lines whose period is one whole month."""
+    return lines.filter(pl.col("period_end") == full_period_end(pl.col("period_start")))
 
 
 def mismatched_lines(lines: pl.LazyFrame, fees: pl.LazyFrame) -> pl.DataFrame:
@@ -46,29 +43,25 @@ def mismatched_lines(lines: pl.LazyFrame, fees: pl.LazyFrame) -> pl.DataFrame:
             & (pl.col("fee_currency") == pl.col("currency"))
             & ((pl.col("cents") - pl.col("fee_cents")).abs() > THRESHOLD_CENTS)
         )
-        .select("line_id", "msisdn", "fee_cents", "tx_date", "transaction_id")
+        .select("line_id", "fee_cents", "tx_date", "transaction_id")
         .collect()
     )
 
 
 def detect(night: NightInputs) -> pl.DataFrame:
     fees = (
-        night.contract_actions()
+        night.own_numbers(night.contract_actions())
         .sort("transaction_ts", "transaction_id")
         .group_by("msisdn", "tx_date")
         .agg(pl.all().last())
         .sort("tx_date")
     )
-    lines = full_period(night.sim_lines("recurring"))
+    # A case holds every line of its number and period, on whatever SIM: a shard judges
+    # the lines of the numbers it owns.
+    lines = full_period(night.number_lines())
     mismatched = mismatched_lines(lines, fees)
-    if night.shard is not None:
-        # A case holds every line of its number and period, on whatever SIM: the numbers
-        # that fired on the shard's SIMs are judged again on their lines in every bucket
-        # (each shard that finds a case finds it whole, so alike).
-        lines = full_period(night.lines("recurring")).filter(among(mismatched, "msisdn"))
-        mismatched = mismatched_lines(lines, fees)
     # The firing lines' other columns, read for them alone.
-    fired = joined_to(lines, mismatched.drop("msisdn"), "line_id").select(
+    fired = joined_to(lines, mismatched, "line_id").select(
         *KEY,
         "period_end",
         "customer_id",

@@ -20,7 +20,7 @@ from pipelines.rules.detections import (
     finish,
     mixed_money_text,
 )
-from pipelines.rules.inputs import NightInputs, latest
+from pipelines.rules.inputs import NightInputs, among, latest
 from pipelines.rules.letters import customers_with_active_sims, letter_evidence
 from pipelines.rules.wording import count, letter_phrase
 
@@ -77,9 +77,9 @@ def detect(night: NightInputs) -> pl.DataFrame:
         & ~pl.col("trigger_reason").is_in(["disconnect_request", "port_out_request"])
     )
     # Only the recipients of such letters are judged: narrow the history to them first.
-    recipients = letters.select("customer_id").unique()
+    recipients = letters.select("customer_id").unique().collect()
     theirs = replace(
-        night, transactions=night.transactions.join(recipients, on="customer_id", how="semi")
+        night, transactions=night.transactions.filter(among(recipients, "customer_id"))
     )
     window_start = night.days_before(WINDOW_DAYS - 1)
     departed_lines = (
@@ -92,7 +92,7 @@ def detect(night: NightInputs) -> pl.DataFrame:
         .agg(leaving_transactions=pl.col("transaction_id").sort())
     )
     raised = raised_commitment(theirs).with_columns(raised=pl.lit(True))
-    active = customers_with_active_sims(night).join(recipients, on="customer_id", how="semi")
+    active = customers_with_active_sims(night, recipients)
     active_msisdns = active.select(msisdn="active_msisdns").explode("msisdn")
     fees = night.agreed_fees_on(night.business_date, active_msisdns)
     exposure = (

@@ -53,8 +53,9 @@ def open_storage(uri: str, **s3_options: str | None) -> Storage:
     return LocalStorage(uri.removeprefix("file://"))
 
 
-def parquet_bytes(frame: pl.DataFrame) -> bytes:
-    """A frame as Parquet bytes (deterministic: no timestamps in the file)."""
+def parquet_bytes(frame: pl.DataFrame, statistics: bool = False) -> bytes:
+    """A frame as Parquet bytes (deterministic: no timestamps in the file); `statistics`
+    writes each row group's minimum and maximum, which let a filtered scan skip it."""
     buf = io.BytesIO()
-    frame.write_parquet(buf, statistics=False)
+    frame.write_parquet(buf, statistics=statistics)
     return buf.getvalue()

@@ -15,7 +15,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines import layout
-from pipelines.buckets import SIM_BUCKETS, sim_bucket
+from pipelines.buckets import BUCKETS, number_bucket, sim_bucket
 from pipelines.ingest import commit as commit_module
 from pipelines.ingest import commit_partition, history, load_partition
 from pipelines.ingest.commit import commit_night, roll_forward, stage_partition
@@ -229,32 +229,42 @@ def test_a_history_whose_partitions_all_went_has_no_segments(tmp_path: Path) -> 
     ]
 
 
-def test_a_shard_reads_its_buckets_files_alone_and_the_buckets_hold_every_line(world) -> None:
+@pytest.mark.parametrize("by_number", [False, True], ids=["by SIM", "by number"])
+def test_a_shard_reads_its_buckets_files_alone_and_the_buckets_hold_every_line(
+    world, by_number: bool
+) -> None:
     _, base, night = world
     warehouse = LocalStorage(base)
     source = "billing_lines"
     versions = partition_versions(warehouse, source)
     want = from_partitions(warehouse, source, night)
+    if by_number:
+        want = want.filter((pl.col("charge_type") == "recurring") & pl.col("msisdn").is_not_null())
+    column, bucket_of = ("msisdn", number_bucket) if by_number else ("iccid", sim_bucket)
     names = [s.name for s in segments_of(warehouse, source)]
     parts = []
-    for bucket in range(SIM_BUCKETS):
-        hidden = [  # every other bucket's files moved away: this bucket's read needs none
-            base / layout.compacted_segment_key(source, str(n), b)
+    for bucket in range(BUCKETS):
+        hidden = [  # every other file moved away: this bucket's read needs none of them
+            path
             for n in names
-            for b in range(SIM_BUCKETS)
-            if b != bucket
+            for path in (base / layout.compacted_segment_key(source, str(n))).parent.iterdir()
+            if path.name
+            != layout.compacted_segment_key(source, str(n), bucket, by_number).split("/")[-1]
         ]
         for path in hidden:
             path.rename(path.with_suffix(".away"))
-        found = compacted(warehouse, source, night, versions, [bucket])
+        found = compacted(warehouse, source, night, versions, [bucket], by_number)
         assert found is not None
         rows = found.collect()
         for path in hidden:
             path.with_suffix(".away").rename(path)
-        assert set(rows.select(sim_bucket(pl.col("iccid")))["iccid"]) <= {bucket}
+        assert set(rows.select(bucket_of(pl.col(column)))[column]) <= {bucket}
         parts.append(rows)
-    assert all(p.height for p in parts), "the world's SIMs fill every bucket"
+    assert all(p.height for p in parts), "the world's lines fill every bucket"
     assert_frame_equal(canonical(pl.concat(parts)), canonical(want), check_exact=True)
+    none = compacted(warehouse, source, night, versions, [], by_number)  # a shard of 9 or more
+    assert none is not None
+    assert_frame_equal(none.collect(), want.clear())
 
 
 def test_a_manifest_of_another_bucket_layout_is_rebuilt(world) -> None:
@@ -262,8 +272,8 @@ def test_a_manifest_of_another_bucket_layout_is_rebuilt(world) -> None:
     warehouse = LocalStorage(base)
     key = base / layout.compacted_manifest_key("billing_lines")
     doc = json.loads(key.read_text())
-    key.write_text(json.dumps({**doc, "buckets": 1}))
+    key.write_text(json.dumps({**doc, "layout": {"buckets": 1}}))
     assert_exact(warehouse, night, stale=("billing_lines",))
     compact(warehouse)
-    assert json.loads(key.read_text())["buckets"] == SIM_BUCKETS
+    assert json.loads(key.read_text())["layout"]["buckets"] == BUCKETS
     assert_exact(warehouse, night)

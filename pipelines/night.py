@@ -511,6 +511,7 @@ def _night(
         warehouse.delete_prefix(layout.staging_prefix(business_date))
         raise
     commit_inputs(warehouse, business_date, parts, verdict, validate)
+    del parts, inventory  # the rest reads the committed history: free the night's rows
     if shards == 1:
         reconcile(warehouse, business_date)
     else:

@@ -220,10 +220,13 @@ def _import_gx() -> None:
 @contextmanager
 def _gx_context() -> Iterator[AbstractDataContext]:
     """A throwaway in-memory GX context: no files, no progress bars, no analytics, no INFO
-    logging (recon keeps the results itself, see `_validate`)."""
+    logging (recon keeps the results itself, see `_validate`). GX keeps the last context it
+    built as its current project, and with it every batch's pandas frame: dropped on exit,
+    so the night's memory is not held through the rules (1.2 GiB at 1M customers)."""
     import logging
 
     import great_expectations as gx
+    from great_expectations.data_context.data_context.context_factory import project_manager
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     for name in list(logging.root.manager.loggerDict):  # some of GX's set INFO themselves
@@ -232,7 +235,10 @@ def _gx_context() -> Iterator[AbstractDataContext]:
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.variables.analytics_enabled = False
-    yield context
+    try:
+        yield context
+    finally:
+        project_manager.set_project(None)
 
 
 def _validate(

@@ -375,6 +375,18 @@ def test_night_validation_imports_great_expectations_once(tmp_path, monkeypatch)
     assert contexts == [1]
 
 
+def test_validation_keeps_none_of_the_nights_rows_once_done(tmp_path):
+    import gc
+
+    import pandas as pd
+
+    ingested_night(tmp_path)
+    assert check_night(*stores(tmp_path), BD).success
+    gc.collect()
+    # GX's current project held every batch's frame until the rules had run.
+    assert not [o for o in gc.get_objects() if isinstance(o, pd.DataFrame)]
+
+
 def test_rerun_replaces_the_night_in_the_index(tmp_path):
     ingested_night(tmp_path)
     landing, warehouse = stores(tmp_path)

@@ -8,8 +8,9 @@ recent nights), so that a night reads a fixed number of files however long the h
 The per-night partitions stay the record; the compacted history is derived from them. Its
 manifest (`curated/_compacted/<source>/manifest.json`) names the segments, base first, and
 for each the partitions it holds with the version each had when it was read (the storage's
-`versions`: an S3 ETag, a local file's inode and times). A segment is named by its content
-and never rewritten. A reader uses the segments only when the partitions they hold up to
+`versions`: an S3 ETag, a local file's inode and times). A segment is named by the
+partitions and versions it holds, which decide its content: it is never rewritten but
+with the same bytes. A reader uses the segments only when the partitions they hold up to
 its night are exactly the curated ones, version for version; otherwise (no manifest, a
 partition written since by `commit_partition`, a commit cut short) it gets None and reads
 the partitions. `compact` re-reads only the partitions that are new or changed, so it also
@@ -27,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -155,11 +156,11 @@ def compact_source(warehouse: Storage, source: str) -> None:
         segments = [_merged(warehouse, source, segments)]
     for segment in segments:
         if segment.frame is not None:
-            files = _bucket_files(source, segment.frame)
-            segment.name = hashlib.sha256(b"".join(files.values())).hexdigest()[:16]
-            for (bucket, by_number), data in files.items():
+            segment.name = _name(source, segment)
+            for bucket, by_number, rows in _bucket_files(source, segment.frame):
                 key = layout.compacted_segment_key(source, segment.name, bucket, by_number)
-                warehouse.write_bytes(key, data)
+                warehouse.write_bytes(key, parquet_bytes(rows, statistics=True))
+            segment.frame = None
     manifest = {
         "source": source,
         "layout": _layout(source),
@@ -226,14 +227,15 @@ def _extended(
         return segment
     frames = [_content(warehouse, source, segment)] if segment.parts else []
     frames += [_partition(warehouse, source, d) for d in dates]
-    frame = pl.concat(frames).sort(DATE, maintain_order=True)
+    frame = pl.concat(frames, rechunk=False)  # each file is sorted as it is written
     parts = dict(sorted((segment.parts | {d: versions[d] for d in dates}).items()))
     return Segment(None, parts, frame.height, frame)
 
 
 def _merged(warehouse: Storage, source: str, segments: list[Segment]) -> Segment:
     base, recent = segments
-    frame = pl.concat([_content(warehouse, source, base), _content(warehouse, source, recent)])
+    content = [_content(warehouse, source, base), _content(warehouse, source, recent)]
+    frame = pl.concat(content, rechunk=False)
     return Segment(None, base.parts | recent.parts, frame.height, frame)
 
 
@@ -241,23 +243,31 @@ def _layout(source: str) -> dict[str, object]:
     return LAYOUT if source == BUCKETED else {"buckets": 1}
 
 
-def _bucket_files(source: str, frame: pl.DataFrame) -> dict[tuple[int, bool], bytes]:
-    """A segment's Parquet files, each in date order (its row groups' statistics let a
-    scan for tonight's lines skip the earlier ones), by (bucket, by number)."""
+def _name(source: str, segment: Segment) -> str:
+    """A segment's name: a digest of its layout, partitions and their versions."""
+    held = {
+        "layout": _layout(source),
+        "parts": {d.isoformat(): v for d, v in segment.parts.items()},
+    }
+    return hashlib.sha256(json.dumps(held, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _bucket_files(source: str, frame: pl.DataFrame) -> Iterator[tuple[int, bool, pl.DataFrame]]:
+    """A segment's files, (bucket, by number, rows), each sorted by date and key (so its
+    bytes follow from the rows whatever order they came in, and its row groups' statistics
+    let a scan for tonight's lines skip the earlier ones); one file's rows at a time, so
+    that splitting costs a fraction of the segment's memory."""
+    order = [DATE, SOURCE_SPECS[source].key]
     if source != BUCKETED:
-        return {(0, False): parquet_bytes(frame, statistics=True)}
-    numbered = frame.filter((pl.col("charge_type") == "recurring") & pl.col("msisdn").is_not_null())
-    files = {}
-    for rows, bucket, by_number in (
-        (frame, sim_bucket(pl.col("iccid")), False),
-        (numbered, number_bucket(pl.col("msisdn")), True),
+        yield 0, False, frame.sort(order)
+        return
+    numbered = (pl.col("charge_type") == "recurring") & pl.col("msisdn").is_not_null()
+    for by_number, bucket in (
+        (False, sim_bucket(pl.col("iccid"))),
+        (True, pl.when(numbered).then(number_bucket(pl.col("msisdn")))),
     ):
-        split = rows.with_columns(_bucket=bucket).partition_by(
-            "_bucket", as_dict=True, include_key=False, maintain_order=True
-        )
-        for b in range(BUCKETS):
-            files[b, by_number] = parquet_bytes(split.get((b,), frame.clear()), statistics=True)
-    return files
+        for b in range(BUCKETS):  # lazily: a filter over the frame's chunks copies no more
+            yield b, by_number, frame.lazy().filter(bucket == b).sort(order).collect()
 
 
 def _content(warehouse: Storage, source: str, segment: Segment) -> pl.DataFrame:
@@ -268,7 +278,7 @@ def _content(warehouse: Storage, source: str, segment: Segment) -> pl.DataFrame:
         for b in range(buckets_of(source))
     ]
     frames = [pl.read_parquet(io.BytesIO(warehouse.read_bytes(k))) for k in keys]
-    return pl.concat(frames).sort(DATE, maintain_order=True)
+    return pl.concat(frames, rechunk=False)
 
 
 def _schema(source: str) -> pl.Schema:

@@ -3,6 +3,7 @@ workers, or on the LocalExecutor, side by side with `recon run` of the same nigh
 
     .venv/bin/python -m benchmarks.celery_night --profile 100k --shards 4
     .venv/bin/python -m benchmarks.celery_night --executor local --shards 1 --repeat 3
+    .venv/bin/python -m benchmarks.celery_night --profile 100k --shards 4 --s3
 
 In a temporary AIRFLOW_HOME: the metadata DB and the Celery result backend in a fresh
 PostgreSQL database (127.0.0.1:5432, AIRFLOW_DB), the broker in Redis db REDIS_DB
@@ -13,9 +14,12 @@ zone), runs `airflow db migrate`, starts the scheduler, dag-processor, triggerer
 waits for it. Prints the wall time, the run's note and, from the metadata DB, each task's
 duration and worker (each worker's `hostname_callable` names it); then runs the same night
 unsharded with `recon run` (validation on) on a copy of the history. With `--repeat N` it
-does both N times, alternately, and prints the medians and their ratio. Then it stops the
-stack, compares the published cases, drops the databases, flushes the Redis db and deletes
-the folder. Exit code 1 when the night fails or the cases differ.
+does both N times, alternately, and prints the medians and their ratio. With `--s3` the
+landing zone and the warehouse are in a bucket of moto's S3 server, served on 127.0.0.1 by
+this process (every Airflow process reads and writes them there; `recon run` stays local),
+and the S3 requests each task made are counted. Then it stops the stack, compares the
+published cases, drops the databases, flushes the Redis db and deletes the folder. Exit
+code 1 when the night fails or the cases differ.
 """
 
 from __future__ import annotations
@@ -153,8 +157,9 @@ def group_alive(pgid: int) -> bool:
 
 
 def airflow_env(
-    home: Path, data: Path, shards: int, api_port: int, executor: str
+    home: Path, data: Path | str, shards: int, api_port: int, executor: str
 ) -> dict[str, str]:
+    """Airflow's and recon's settings; `data` is a folder or an s3:// prefix."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RECON_"))}
     metadata = f"{PG}/{AIRFLOW_DB}"
     return {
@@ -174,8 +179,8 @@ def airflow_env(
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
         "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        "RECON_LANDING": str(data / "landing"),
-        "RECON_WAREHOUSE": str(data / "warehouse"),
+        "RECON_LANDING": f"{data}/landing",
+        "RECON_WAREHOUSE": f"{data}/warehouse",
         "RECON_SHARDS": str(shards),
         # No scheduled run of its own while the benchmark runs: the first interval starts today.
         "RECON_START_DATE": datetime.now(UTC).date().isoformat(),
@@ -183,6 +188,60 @@ def airflow_env(
         "RECON_SENSOR_TIMEOUT": "900",
         "AIRFLOW_CONN_RECON_DB": f"postgresql://{PG}/{CASES_DB}",
     }
+
+
+class S3World:
+    """moto's S3 server on 127.0.0.1 (in this process, counting requests) and the bucket the
+    night's landing zone and warehouse live in."""
+
+    BUCKET = "recon-bench"
+
+    def __init__(self) -> None:
+        from tests.support.s3_requests import CountingS3Server
+
+        self.server = CountingS3Server()
+        self.prefix = f"s3://{self.BUCKET}"
+        self.env = {
+            "AWS_ENDPOINT_URL": self.server.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+
+    def start(self) -> S3World:
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+        self.server.start()
+        self.client().create_bucket(Bucket=self.BUCKET)
+        return self
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.server.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+
+    def upload(self, data: Path) -> int:
+        """The landing zone and the warehouse under `data`, key for path; files uploaded."""
+        client, sent = self.client(), 0
+        for folder in ("landing", "warehouse"):
+            for path in sorted((data / folder).rglob("*")):
+                if path.is_file():
+                    client.upload_file(str(path), self.BUCKET, path.relative_to(data).as_posix())
+                    sent += 1
+        return sent
+
+    def download(self, key: str, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.client().download_file(self.BUCKET, key, str(path))
 
 
 def task_instances(run_id: str) -> list[dict]:
@@ -295,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run")
     parser.add_argument("--keep", action="store_true", help="keep the folder (data, logs)")
+    parser.add_argument("--s3", action="store_true", help="landing zone and warehouse on S3")
     args = parser.parse_args(argv)
     celery = args.executor == "celery"
     workers = WORKERS if celery else ()
@@ -309,7 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     logs, data = root / "logs", root / "data"
     logs.mkdir()
     day = datagen.NIGHT.isoformat()
-    env = airflow_env(root / "airflow", data, args.shards, free_port(), args.executor)
+    s3 = S3World().start() if args.s3 else None
+    where = s3.prefix if s3 else data
+    env = airflow_env(root / "airflow", where, args.shards, free_port(), args.executor)
+    if s3:
+        env.update(s3.env)
     stack = Stack(env, logs)
     try:
         print(
@@ -320,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         meta = datagen.generate(data, datagen.PROFILES[args.profile])
         shutil.copytree(data / "warehouse", root / "reference")
+        if s3:
+            print(f"uploaded to {s3.prefix}: {s3.upload(data)} files")
         print(f"data: {time.perf_counter() - t0:.1f} s")
         for database in (AIRFLOW_DB, CASES_DB, REFERENCE_DB):
             drop(database)
@@ -371,7 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         under_recon: list[float] = []
         for attempt in range(args.repeat):
             run_id = f"{args.executor}_night_{attempt}_{datetime.now(UTC):%Y%m%dT%H%M%S}"
+            served = len(s3.server.requests) if s3 else 0
             state, took = airflow_night(stack, run_id, day, args.timeout)
+            if s3:
+                print(f"S3 requests during the night: {len(s3.server.requests) - served}")
             if state != "success":
                 print(
                     f"the night did not succeed; logs in {root / 'airflow' / 'logs'} (kept "
@@ -395,10 +464,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{airflow_median / recon_median:.2f}x (load now {os.getloadavg()[0]:.2f})"
         )
         cases = f"cases/business_date={day}/cases.parquet"
+        if s3:
+            s3.download(f"warehouse/{cases}", data / "warehouse" / cases)
         same = compare(data / "warehouse" / cases, root / "reference" / cases, meta["plants"])
         return 0 if same else 1
     finally:
         stack.stop()
+        if s3:
+            s3.server.stop()
         for database in (AIRFLOW_DB, CASES_DB, REFERENCE_DB):
             drop(database)
         if celery:

@@ -108,11 +108,7 @@ def worker(
             )
             seconds = time.perf_counter() - t0
         cases = pl.read_parquet(warehouse / f"cases/business_date={day}/cases.parquet")
-    elif kind == "engine":
-        t0 = time.perf_counter()
-        cases = evaluate(night_inputs(LocalStorage(warehouse), day), rules)
-        seconds = time.perf_counter() - t0
-    elif kind == "engine-shard":
+    elif kind in ("engine", "engine-shard"):  # the whole night, or shard `shard` of it
         t0 = time.perf_counter()
         cases = evaluate(night_inputs(LocalStorage(warehouse), day, shard, shards), rules)
         seconds = time.perf_counter() - t0

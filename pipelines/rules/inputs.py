@@ -92,10 +92,6 @@ class NightInputs:
         status); the SIMs (few) are collected first, see `joined_to`."""
         return joined_to(lines, self.own_sims(self.deactivated_sims()).collect(), "iccid")
 
-    def lines(self, *charge_types: str) -> pl.LazyFrame:
-        """Billing lines of the given charge types, with the amount in integer cents."""
-        return typed(self.billing, charge_types)
-
     def tonight(self) -> pl.LazyFrame:
         """The billing lines of tonight's bill runs."""
         return self.billing.filter(pl.col("business_date") == self.business_date)
